@@ -1,0 +1,51 @@
+"""One definition of every algorithm of the paper, backend-agnostic (numpy, torch, SymPy).
+
+Continuous time (SDE drifts): :class:`SGD`, :class:`QSGD` (6), :class:`EASGD` (4)--(5),
+:class:`QuorumFilterSGD` (65), :class:`MomentumQSGD` (33)--(34), :class:`SDQSGD` (55), and the virtual
+system :class:`CommonInputAgents` (19). Discrete time: :class:`QuorumIteration` and its named forms
+(41), (42)--(43), (3), and the Nesterov CNN algorithms of Sec. 6.
+"""
+
+from quorumsgd.algorithms.base import ContinuousAlgorithm, DiscreteAlgorithm, GradFn, State
+from quorumsgd.algorithms.discrete import (
+    QuorumIteration,
+    easgd_iteration,
+    momentum_qsgd_iteration,
+    msgd_iteration,
+    nesterov_qsgd_iteration,
+    qsgd_iteration,
+    sdqsgd_iteration,
+    sgd_iteration,
+)
+from quorumsgd.algorithms.easgd import EASGD, QuorumFilterSGD
+from quorumsgd.algorithms.momentum import MomentumQSGD
+from quorumsgd.algorithms.ops import SIM_OPS, STACKED_OPS, AgentOps
+from quorumsgd.algorithms.qsgd import SGD, QSGD, CommonInputAgents, noise_scale
+from quorumsgd.algorithms.sdqsgd import SDQSGD, best_agent_gains
+
+__all__ = [
+    "EASGD",
+    "QSGD",
+    "SDQSGD",
+    "SGD",
+    "SIM_OPS",
+    "STACKED_OPS",
+    "AgentOps",
+    "CommonInputAgents",
+    "ContinuousAlgorithm",
+    "DiscreteAlgorithm",
+    "GradFn",
+    "MomentumQSGD",
+    "QuorumFilterSGD",
+    "QuorumIteration",
+    "State",
+    "best_agent_gains",
+    "easgd_iteration",
+    "momentum_qsgd_iteration",
+    "msgd_iteration",
+    "nesterov_qsgd_iteration",
+    "noise_scale",
+    "qsgd_iteration",
+    "sdqsgd_iteration",
+    "sgd_iteration",
+]

@@ -1,0 +1,114 @@
+"""Backend-agnostic array operations over an agent axis.
+
+Every algorithm in :mod:`quorumsgd.algorithms` is written once, as arithmetic on arrays that carry an agent
+axis. The same code then runs on
+
+* numpy arrays shaped ``(sims, agents, dim)`` (Monte Carlo, agent axis ``-2``),
+* torch tensors shaped ``(sims, agents, dim)`` on CPU or CUDA, or ``(agents, *param_shape)`` for stacked
+  network parameters (agent axis ``0``),
+* numpy *object* arrays of SymPy symbols, from which :mod:`quorumsgd.contraction` builds Jacobians,
+* a rank-local slice of the agents in a ``torch.distributed`` job, where the quorum is an ``all_reduce``.
+
+The only thing an algorithm needs to know about the ensemble is how to average over agents and how to
+broadcast an agent-free quorum back against the agents: that is :class:`AgentOps`.
+
+Example:
+    >>> import numpy as np
+    >>> ops = AgentOps(axis=-2)
+    >>> x = np.arange(12.0).reshape(1, 3, 4)          # (sims, agents, dim)
+    >>> ops.mean(x).shape                             # the quorum has no agent axis
+    (1, 4)
+    >>> (ops.expand(ops.mean(x)) - x).sum()           # deviations from the mean sum to zero
+    np.float64(0.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+Array = Any  # numpy.ndarray | torch.Tensor | numpy object array of sympy expressions
+
+
+def is_torch(x: Array) -> bool:
+    """True for torch tensors, without importing torch for numpy / SymPy users."""
+    return type(x).__module__.startswith("torch")
+
+
+def expand_dims(x: Array, axis: int) -> Array:
+    """Insert a length-one axis (``np.expand_dims`` / ``Tensor.unsqueeze``)."""
+    return x.unsqueeze(axis) if is_torch(x) else np.expand_dims(x, axis)
+
+
+def sum_axis(x: Array, axis: int) -> Array:
+    """Sum over one axis, dropping it (works on object arrays of SymPy expressions too)."""
+    return x.sum(dim=axis) if is_torch(x) else np.sum(x, axis=axis)
+
+
+def sqrt(x: Array) -> Array:
+    if is_torch(x):
+        return x.sqrt()
+    if isinstance(x, np.ndarray) and x.dtype == object:
+        import sympy
+
+        return np.vectorize(sympy.sqrt, otypes=[object])(x)
+    return np.sqrt(x)
+
+
+def exp(x: Array) -> Array:
+    if is_torch(x):
+        return x.exp()
+    if isinstance(x, np.ndarray) and x.dtype == object:
+        import sympy
+
+        return np.vectorize(sympy.exp, otypes=[object])(x)
+    return np.exp(x)
+
+
+@dataclass(frozen=True)
+class AgentOps:
+    """How an ensemble of agents is laid out, and how its quorum (the agents' mean) is computed.
+
+    Attributes:
+        axis: index of the agent axis in agent-carrying arrays (``-2`` for ``(sims, agents, dim)``,
+            ``0`` for stacked network parameters ``(agents, ...)``).
+        all_reduce_sum: optional reduction that sums a rank-local partial sum over every process of a
+            distributed job (``torch.distributed.all_reduce``); ``None`` for a single process.
+        n_agents_total: number of agents over all processes when ``all_reduce_sum`` is set.
+    """
+
+    axis: int = -2
+    all_reduce_sum: Callable[[Array], Array] | None = None
+    n_agents_total: int | None = None
+
+    def n_agents(self, x: Array) -> int:
+        """Number of agents in the whole ensemble (all ranks)."""
+        if self.all_reduce_sum is not None:
+            if self.n_agents_total is None:
+                raise ValueError("n_agents_total must be set when all_reduce_sum is given")
+            return self.n_agents_total
+        return int(x.shape[self.axis])
+
+    def sum(self, x: Array) -> Array:
+        """Sum over all agents (over every rank when distributed); the agent axis is dropped."""
+        local = sum_axis(x, self.axis)
+        return local if self.all_reduce_sum is None else self.all_reduce_sum(local)
+
+    def mean(self, x: Array) -> Array:
+        r"""The quorum of QSGD, :math:`\bar{\mathbf x} = \frac1p\sum_i \mathbf x^i`, without the agent axis."""
+        return self.sum(x) / self.n_agents(x)
+
+    def expand(self, quorum: Array) -> Array:
+        """Re-insert the agent axis into an agent-free array so that it broadcasts against the agents."""
+        # numpy and torch both normalise a negative axis against the *output* rank, which is the agent
+        # array's rank, so the agent axis index can be used as is.
+        return expand_dims(quorum, self.axis)
+
+SIM_OPS = AgentOps(axis=-2)
+"""Layout of the Monte Carlo engine: ``(sims, agents, dim)``."""
+
+STACKED_OPS = AgentOps(axis=0)
+"""Layout of stacked network parameters: ``(agents, *param_shape)``, and of symbolic ``(agents, dim)``."""

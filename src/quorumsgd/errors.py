@@ -1,0 +1,32 @@
+"""Errors that carry a one-line, user-facing message (the CLI prints it and exits with code 2).
+
+Example:
+    >>> err = HypothesisViolation("lemma3.1", "coupling > lambda_max", "(22)", "coupling=0.5, lambda_max=1")
+    >>> str(err)
+    'lemma3.1: hypothesis coupling > lambda_max of (22) is violated (coupling=0.5, lambda_max=1)'
+"""
+
+from __future__ import annotations
+
+
+class QuorumSGDError(ValueError):
+    """Base class: bad input that the user can fix. ``str(err)`` is one line."""
+
+
+class InvalidParameter(QuorumSGDError):
+    """A parameter is missing, has the wrong type, or breaks a basic constraint (``lr > 0``, ...)."""
+
+    def __init__(self, name: str, constraint: str, value: object = None, where: str | None = None):
+        self.name, self.constraint, self.value, self.where = name, constraint, value, where
+        prefix = f"{where}: " if where else ""
+        shown = "" if value is None else f" (got {value!r})"
+        super().__init__(f"{prefix}parameter {name} must satisfy {constraint}{shown}")
+
+
+class HypothesisViolation(QuorumSGDError):
+    """A theorem's hypothesis fails for the given parameters: the bound does not apply."""
+
+    def __init__(self, theorem: str, hypothesis: str, equation: str, detail: str = ""):
+        self.theorem, self.hypothesis, self.equation, self.detail = theorem, hypothesis, equation, detail
+        tail = f" ({detail})" if detail else ""
+        super().__init__(f"{theorem}: hypothesis {hypothesis} of {equation} is violated{tail}")
