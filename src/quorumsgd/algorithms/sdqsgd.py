@@ -23,6 +23,16 @@ from quorumsgd.algorithms.coupling import state_dependent_pull
 from quorumsgd.algorithms.ops import AgentOps, Array
 
 
+def winner_gain(coupling: Any, magnification: Any, decay: Any) -> Any:
+    r"""Gain of the best agent (60): :math:`k(1+A_{\rm mag}\,e^{-t/\tau})`, with ``decay`` :math:`=e^{-t/\tau}`."""
+    return coupling * (1 + magnification * decay)
+
+
+def follower_gain(coupling: Any, decay: Any) -> Any:
+    r"""Gain of every other agent (61): :math:`k(1-e^{-t/\tau})`, with ``decay`` :math:`=e^{-t/\tau}`."""
+    return coupling * (1 - decay)
+
+
 def best_agent_gains(
     coupling: float, n_agents: int, winner: int, t: float, tau: float, magnification: float
 ) -> np.ndarray:
@@ -32,8 +42,8 @@ def best_agent_gains(
     constant :math:`k` on the time scale ``tau``.
     """
     decay = np.exp(-t / tau)
-    gains = np.full(n_agents, coupling * (1.0 - decay))
-    gains[winner] = coupling * (1.0 + magnification * decay)
+    gains = np.full(n_agents, follower_gain(coupling, decay))
+    gains[winner] = winner_gain(coupling, magnification, decay)
     return gains
 
 

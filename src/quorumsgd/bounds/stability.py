@@ -1,0 +1,107 @@
+r"""Discrete-time stability of QSGD and EASGD on a 1-D quadratic (spec §2.6, the missing SI's analysis).
+
+For :math:`f=\frac h2x^2`, :math:`a=\eta h`, :math:`\alpha=\eta k`, the noise-free iterations (41) and (3)
+are linear. Their maps are computed from the algorithm definitions per mode
+(:func:`quorumsgd.bounds.catalog.stability_matrices`):
+
+* QSGD: mean mode :math:`1-a`, difference modes :math:`1-a-\alpha`: stable iff :math:`0<a<2` and
+  :math:`0<a+\alpha<2`, **independent of p**;
+* EASGD: difference modes :math:`1-a-\alpha`; the :math:`(\bar x,\tilde x)` block
+  :math:`\begin{pmatrix}1-a-\alpha&\alpha\\p\alpha&1-p\alpha\end{pmatrix}` is stable iff Jury's conditions
+  hold, and condition (ii) fails once :math:`\beta=p\alpha\gtrsim2`.
+
+Example:
+    >>> r = stability(lr=0.1, curvature=1.0, coupling=0.5, n_agents=39, algorithm="easgd")
+    >>> r.terms["stable"]
+    0.0
+    >>> stability(lr=0.1, curvature=1.0, coupling=0.5, n_agents=39, algorithm="qsgd").terms["stable"]
+    1.0
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import numpy as np
+import sympy
+
+from quorumsgd.bounds.catalog import jury_conditions, stability_matrices
+from quorumsgd.bounds.theorem import BoundResult, HypothesisCheck
+from quorumsgd.errors import InvalidParameter
+from quorumsgd.parameters import latex, validate_values
+
+ALGORITHMS = ("qsgd", "easgd")
+PARAMETERS = ("lr", "curvature", "coupling", "n_agents")
+
+
+@cache
+def _compiled(algorithm: str) -> tuple[Any, Any, list[sympy.Basic], sympy.Matrix]:
+    mats = stability_matrices(algorithm)
+    conditions = [c for m in mats.values() for c in jury_conditions(m)]
+    args = [sympy.Symbol(n) for n in PARAMETERS]
+
+    def plain(e: sympy.Basic) -> sympy.Basic:
+        return e.xreplace({s: sympy.Symbol(s.name) for s in e.free_symbols})
+
+    entries = sympy.lambdify(args, [plain(m) for m in mats.values()], modules="numpy")
+    checks = sympy.lambdify(args, [plain(c) for c in conditions], modules="numpy")
+    return entries, checks, conditions, mats["mean"]
+
+
+def _spectral_radius(matrix_fn_output: list[Any], shape: tuple[int, ...]) -> np.ndarray:
+    radius = np.zeros(shape)
+    for mat in matrix_fn_output:
+        m = np.asarray(mat, dtype=object)
+        rows = [[np.broadcast_to(np.asarray(e, dtype=float), shape) for e in row] for row in m]
+        stacked = np.stack([np.stack(r, axis=-1) for r in rows], axis=-2)  # (..., d, d)
+        radius = np.maximum(radius, np.max(np.abs(np.linalg.eigvals(stacked)), axis=-1))
+    return radius
+
+
+def stability(*, lr: Any, curvature: Any, coupling: Any, n_agents: Any, algorithm: str = "qsgd") -> BoundResult:
+    r"""Spectral radius and Jury stability of the noise-free discrete iteration on :math:`f=\frac h2x^2`.
+
+    ``value`` is the spectral radius over all modes (< 1 iff stable); ``terms`` holds ``stable`` (1.0 or
+    0.0) and the radius. Vectorized over array parameters.
+    """
+    if algorithm not in ALGORITHMS:
+        raise InvalidParameter("algorithm", f"be one of {', '.join(ALGORITHMS)}", algorithm, "stability")
+    values = validate_values(
+        {"lr": lr, "curvature": curvature, "coupling": coupling, "n_agents": n_agents}, where="stability"
+    )
+    entries, checks, conditions, mean_map = _compiled(algorithm)
+    arrays = np.broadcast_arrays(*(values[n] for n in PARAMETERS))
+    shape = arrays[0].shape
+    radius = _spectral_radius(entries(*arrays), shape)
+    jury = np.logical_and.reduce([np.broadcast_to(np.asarray(c, dtype=bool), shape) for c in checks(*arrays)])
+
+    def number(x: np.ndarray) -> float | np.ndarray:
+        return float(x) if np.ndim(x) == 0 else np.asarray(x, dtype=float)
+
+    return BoundResult(
+        name="stability",
+        title=f"Discrete-time stability of {algorithm.upper()} on a 1-D quadratic",
+        equation="spec §2.6",
+        value=number(radius),
+        terms={"spectral_radius": number(radius), "stable": number(jury.astype(float))},
+        expression=sympy.Matrix(mean_map),
+        term_expressions={"mean_mode_map": mean_map},
+        latex=latex(mean_map),
+        transient_rates={},
+        hypotheses=tuple(HypothesisCheck(str(c), "Jury", bool(np.all(jury))) for c in conditions),
+        parameters={n: number(values[n]) for n in PARAMETERS},
+        spec_difference="",
+    )
+
+
+def max_stable_coupling(*, lr: float, curvature: float, n_agents: int, algorithm: str, upper: float = 1e3) -> float:
+    """Largest coupling for which the iteration is stable (bisection on the Jury conditions; 0 if none)."""
+    grid = np.linspace(upper / 20000, upper, 20000)  # k = 0 leaves EASGD marginal (eigenvalue 1)
+    stable = np.asarray(
+        stability(lr=lr, curvature=curvature, coupling=grid, n_agents=n_agents, algorithm=algorithm).terms["stable"]
+    )
+    if not stable[0]:
+        return 0.0
+    first_unstable = int(np.argmin(stable)) if not np.all(stable) else grid.size
+    return float(grid[first_unstable - 1])

@@ -1,0 +1,1 @@
+"""Contraction analysis: symbolic Jacobians, metrics and rates (SymPy); LMI certificates (cvxpy)."""

@@ -1,0 +1,532 @@
+r"""The vectorized Monte Carlo engine: every algorithm of :mod:`quorumsgd.algorithms`, many simulations at once.
+
+The state of ``sims`` independent simulations of ``n_agents`` agents in dimension ``dim`` is one array
+``(sims, agents, dim)`` per field; a step is a handful of array operations (no Python loop over simulations or
+agents), and the noise for many steps is drawn at once, in parallel with the arithmetic
+(:mod:`quorumsgd.simulate.noise_stream`). Three schemes, one per kind of algorithm:
+
+* ``"euler"`` (continuous algorithms, SDEs (2), (4)--(6), (33)--(34), (55), (65)): Euler--Maruyama,
+
+  .. math:: \mathbf X_{n+1}=\mathbf X_n+\mathbf F(\mathbf X_n,t_n)\,dt
+     +\sqrt{\tfrac{\eta_i}{b}}\,\mathbf B(\mathbf x^i_n)\sqrt{dt}\,\mathbf z^i_n\quad\text{on the noisy field;}
+
+* discrete iterations ((1), (3), (41)--(43), Sec. 6): :math:`\mathbf X_{t+1}=\Phi(\mathbf X_t,\mathbf g_t)` with
+  the stochastic gradient :math:`\mathbf g=\nabla f-\boldsymbol\zeta`, :math:`\boldsymbol\zeta=\mathbf B\mathbf z/\sqrt b`;
+* ``"exact"`` (continuous algorithms on a :class:`~quorumsgd.objectives.Quadratic` with constant noise): the
+  exact Gaussian transition of the linear SDE (:mod:`quorumsgd.simulate.oracle`), free of discretization
+  bias at any ``dt``.
+
+The drift and the update are the algorithms' own (one definition reused by the symbolic, simulation and
+training layers). Statistics stream (:mod:`quorumsgd.simulate.statistics`); a simulation that produces nan/inf
+is stopped and flagged while the others go on.
+
+Example:
+    >>> from quorumsgd.algorithms import QSGD
+    >>> from quorumsgd.objectives import GaussianNoise, Quadratic
+    >>> r = run_ensemble(QSGD(coupling=4.0), Quadratic.isotropic(1), GaussianNoise.isotropic(1, 1.0),
+    ...                  n_agents=5, sims=200, steps=2000, dt=0.01, lr=0.2, burn_in=500, seed=1)
+    >>> exact = 4 * 0.2 / (2 * 1 * (4.0 + 1.0))          # (p-1) eta tr(Sigma) / (2 b (k + h))
+    >>> abs(r.stationary["spread"].mean / exact - 1) < 0.05       # Euler bias O(dt) + sampling error
+    True
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from quorumsgd.algorithms.base import ContinuousAlgorithm, DiscreteAlgorithm
+from quorumsgd.algorithms.discrete import QuorumIteration
+from quorumsgd.algorithms.ops import SIM_OPS
+from quorumsgd.errors import InvalidParameter
+from quorumsgd.objectives.arrays import constant
+from quorumsgd.objectives.base import Objective
+from quorumsgd.objectives.noise import NoiseModel
+from quorumsgd.objectives.quadratic import Quadratic
+from quorumsgd.simulate.backend import Array, Backend
+from quorumsgd.simulate.layout import StateLayout
+from quorumsgd.simulate.measures import MEASURES, REQUIRED_FIELDS, Measure, MeasureContext
+from quorumsgd.simulate.noise_stream import NoiseStream
+from quorumsgd.simulate.oracle import linearize, psd_factor
+from quorumsgd.simulate.result import EnsembleResult
+from quorumsgd.simulate.statistics import TimeAverage, summarize
+
+DEFAULT_STATS = ("center_error", "spread")
+
+Progress = Callable[[int, int], None]
+"""``progress(steps_done, steps_total)``, called after every block of steps."""
+
+
+def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise InvalidParameter(name, f"an integer >= {minimum}", value, "run_ensemble")
+    return int(value)
+
+
+def _agent_param(value: Any, n_agents: int, name: str) -> float | np.ndarray:
+    """A positive scalar, or a per-agent array of shape ``(n_agents,)`` returned as ``(n_agents, 1)``."""
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim == 0:
+        if not float(arr) > 0:
+            raise InvalidParameter(name, "> 0", value, "run_ensemble")
+        return float(arr)
+    if arr.shape != (n_agents,) or not np.all(arr > 0):
+        raise InvalidParameter(name, f"> 0 with shape () or ({n_agents},)", arr.shape, "run_ensemble")
+    return arr[:, None]
+
+
+def _initial_positions(x0: Any, sims: int, n_agents: int, dim: int, seed: int) -> np.ndarray:
+    if callable(x0):
+        rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
+        x0 = x0(rng, (sims, n_agents, dim))
+    arr = np.asarray(x0, dtype=np.float64)
+    try:
+        return np.array(np.broadcast_to(arr, (sims, n_agents, dim)))
+    except ValueError:
+        raise InvalidParameter("x0", f"broadcastable to (sims, agents, dim) = {(sims, n_agents, dim)}",
+                               arr.shape, "run_ensemble") from None
+
+
+def uniform_box(low: float, high: float) -> Callable[[np.random.Generator, tuple[int, ...]], np.ndarray]:
+    """Initial positions i.i.d. uniform on ``[low, high]`` per coordinate (the model problems' init)."""
+    if not high > low:
+        raise InvalidParameter("x0", "high > low", (low, high), "uniform_box")
+
+    def draw(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        return rng.uniform(low, high, size=shape)
+
+    return draw
+
+
+class _Run:
+    """One ensemble run: validated inputs, the state on the backend, accumulators, and the step loop."""
+
+    def __init__(self, algorithm: Any, objective: Objective, noise: NoiseModel | None, kw: dict[str, Any]):
+        self.alg, self.objective, self.noise = algorithm, objective, noise
+        self.kw = kw
+        self.backend: Backend = kw["backend"]
+        self.sims, self.n_agents, self.dim = kw["sims"], kw["n_agents"], objective.dim
+        self.steps, self.burn_in = kw["steps"], kw["burn_in"]
+        self.discrete = isinstance(algorithm, DiscreteAlgorithm)
+        self.scheme = "discrete" if self.discrete else kw["scheme"]
+        self.dt = kw["dt"]
+        b = self.backend
+        x0 = _initial_positions(kw["x0"], self.sims, self.n_agents, self.dim, kw["seed"])
+        self.state = {k: b.copy(b.asarray(v)) for k, v in algorithm.init(b.asarray(x0), SIM_OPS).items()}
+        self.grad = objective.grad
+        self._setup_noise()
+        self.live = b.asarray(np.ones(self.sims, dtype=bool), dtype="bool")
+        self.diverged_at = np.full(self.sims, -1, dtype=np.int64)
+        self.ctx = MeasureContext(objective, kw["minimizer"], SIM_OPS)
+        self.measures: list[tuple[str, Measure]] = kw["measures"]
+        self.accum = {name: TimeAverage(b, self.sims, kw["time_batches"]) for name, _ in self.measures}
+        self.trace_every = kw["trace_every"]
+        self.trace_steps: list[int] = []
+        self.trace_values: dict[str, list[Array]] = {name: [] for name, _ in self.measures}
+        self.ta_sum = b.zeros((self.sims, self.dim), dtype="float64") if kw["time_average"] else None
+        self.scratch: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------------------------------ noise
+    def _setup_noise(self) -> None:
+        kw, b, noise = self.kw, self.backend, self.noise
+        self.stream: NoiseStream | None = None
+        self.constant_noise = noise is not None and not noise.state_dependent
+        if noise is None:
+            return
+        if self.scheme == "exact":
+            sde = linearize(self.alg, self.objective, self.n_agents, noise, kw["lr"], kw["batch_size"])
+            self.layout = sde.layout
+            tm = sde.transition(self.dt)
+            self.exact_matrix_t = b.asarray(tm.matrix.T.copy())
+            self.exact_offset = b.asarray(tm.offset)
+            factor_t = np.ascontiguousarray(psd_factor(tm.cov).T)
+            step_shape: tuple[int, ...] = (self.sims, sde.size)
+
+            def transform(z: Array) -> Array:
+                return z @ constant(factor_t, like=z)
+
+            distribution = "normal"  # the exact transition is Gaussian whatever the base noise
+        else:
+            if self.discrete:
+                scale = 1.0 / np.sqrt(kw["batch_size"])  # zeta = B z / sqrt(b), eq. (1)
+            else:
+                scale = np.sqrt(np.asarray(kw["lr"]) / np.asarray(kw["batch_size"]) * self.dt)  # eq. (2)
+            scale = float(scale) if np.ndim(scale) == 0 else np.asarray(scale, dtype=np.float64)
+            self.scale_np = scale
+            step_shape = (self.sims, self.n_agents, self.dim)
+
+            def scaled(z: Array) -> Array:
+                if isinstance(scale, float):
+                    z *= scale
+                else:
+                    z *= constant(scale, like=z)
+                return z
+
+            if self.constant_noise:
+                def transform(z: Array) -> Array:
+                    return scaled(noise.apply_inplace(z))
+            else:
+                transform = None  # B(x) needs the state: applied in the step
+            distribution = noise.distribution
+        self.stream = NoiseStream(b, step_shape, self.steps, seed=kw["seed"], distribution=distribution,
+                                  block_steps=kw["block_steps"], streams=kw["streams"], transform=transform,
+                                  injected=kw["noise_values"], rng=kw["rng"])
+
+    def _blocks(self) -> Any:
+        if self.stream is not None:
+            yield from self.stream.blocks()
+            return
+        size = self.kw["block_steps"] or 1024
+        for start in range(0, self.steps, size):
+            yield start, None
+
+    # ------------------------------------------------------------------------------------------ steps
+    def _scale_like(self, like: Array) -> Any:
+        s = self.scale_np
+        return s if isinstance(s, float) else constant(s, like=like)
+
+    def _euler_step(self, k: int, z: Array | None) -> None:
+        state = self.state
+        inc = z
+        if z is not None and not self.constant_noise:
+            x = state["x"]  # B is evaluated at the pre-step state (Ito / Euler--Maruyama)
+            inc = self.noise.apply(x, z) * self._scale_like(x)
+        drift = self.alg.drift(state, self.grad, SIM_OPS, k * self.dt)
+        dt = self.dt
+        for name, d in drift.items():
+            if d is state[name]:
+                d = d * dt
+            else:
+                d *= dt
+            state[name] += d
+        if inc is not None:
+            state[self.alg.noisy_field] += inc
+
+    def _discrete_step(self, k: int, z: Array | None) -> None:
+        state = self.state
+        point = self.alg.gradient_point(state)
+        g = self.grad(point)
+        if z is not None:
+            zeta = z if self.constant_noise else self.noise.apply(point, z) * self._scale_like(point)
+            g = g - zeta
+        lr = self.kw["lr_at"](k)
+        if self.kw["gains"] is not None:
+            state["gains"] = self.backend.asarray(self.kw["gains"](state, k, self.scratch))
+        self.state = self.alg.apply(state, g, SIM_OPS, lr)
+
+    def _exact_step(self, k: int, z: Array | None) -> None:
+        flat = self.flat @ self.exact_matrix_t
+        flat += self.exact_offset
+        if z is not None:
+            flat += z
+        self.flat = flat
+
+    # ----------------------------------------------------------------------------------- bookkeeping
+    def _sync_state(self) -> None:
+        if self.scheme == "exact":
+            self.state = self.layout.unflatten(self.flat)
+
+    def _record(self, k_done: int) -> None:
+        """Statistics of the state after ``k_done`` steps (stationary window and traces)."""
+        in_window = k_done > self.burn_in and (k_done - self.burn_in) % self.kw["record_every"] == 0
+        in_trace = self.trace_every is not None and k_done % self.trace_every == 0
+        if not (in_window or in_trace):
+            return
+        self._sync_state()
+        window = self.steps - self.burn_in
+        batch = (k_done - self.burn_in - 1) * self.kw["time_batches"] // window if in_window else 0
+        for name, fn in self.measures:
+            values = fn(self.state, self.ctx)
+            if in_window:
+                self.accum[name].add(values, batch)
+            if in_trace:
+                self.trace_values[name].append(self._live_mean(values))
+        if in_trace:
+            self.trace_steps.append(k_done)
+
+    def _live_mean(self, values: Array) -> Array:
+        b = self.backend
+        v = b.float64(values)
+        if b.is_torch:
+            import torch
+
+            ok = torch.isfinite(v) & self.live
+            return torch.where(ok, v, torch.zeros_like(v)).sum() / ok.sum().clamp(min=1)
+        ok = np.isfinite(v) & self.live
+        return np.where(ok, v, 0.0).sum() / max(int(ok.sum()), 1)
+
+    def _check_divergence(self, k_done: int) -> None:
+        b = self.backend
+        self._sync_state()
+        finite = None
+        for arr in self.state.values():
+            rows = b.finite_rows(arr)
+            finite = rows if finite is None else finite & rows
+        newly = self.live & ~finite
+        if not bool(newly.any()):
+            return
+        self.live = self.live & finite
+        newly_np = b.bool_to_numpy(newly)
+        self.diverged_at[newly_np] = k_done
+        # Stop the simulation: zero its state so it no longer overflows; its statistics are masked out.
+        if self.scheme == "exact":
+            self.flat[newly] = 0.0
+        else:
+            for arr in self.state.values():
+                arr[newly] = 0.0
+
+    def run(self) -> EnsembleResult:
+        kw, b = self.kw, self.backend
+        start_time = time.perf_counter()
+        if self.scheme == "exact":
+            self.layout = StateLayout.of(self.state) if not hasattr(self, "layout") else self.layout
+            self.flat = self.layout.flatten(self.state)
+        step = {"euler": self._euler_step, "discrete": self._discrete_step, "exact": self._exact_step}[self.scheme]
+        check_every = kw["check_every"]
+        if self.trace_every is not None:
+            self._record(0)
+        blas = b.single_threaded_blas() if self.stream is not None and self.stream.use_pool else nullcontext()
+        with b.no_grad(), b.errstate(), blas:
+            for start, block in self._blocks():
+                n = self.steps - start if block is None else block.shape[0]
+                n = min(n, kw["block_steps"] or 1024) if block is None else n
+                for j in range(n):
+                    k = start + j
+                    if self.ta_sum is not None:
+                        self._sync_state()
+                        self.ta_sum += b.float64(SIM_OPS.mean(self.state["x"]))
+                    step(k, None if block is None else block[j])
+                    self._record(k + 1)
+                    if check_every and (k + 1) % check_every == 0:
+                        self._check_divergence(k + 1)
+                self._check_divergence(start + n)
+                if kw["progress"] is not None:
+                    kw["progress"](start + n, self.steps)
+        return self._finish(time.perf_counter() - start_time)
+
+    def _finish(self, elapsed: float) -> EnsembleResult:
+        b, conf = self.backend, self.kw["confidence"]
+        self._sync_state()
+        live = b.bool_to_numpy(self.live)
+        stationary = {}
+        if self.steps > self.burn_in:
+            stationary = {name: acc.summary(name, live, conf) for name, acc in self.accum.items()
+                          if acc.counts.sum() > 0}
+        final = {name: summarize(name, b.to_numpy(b.float64(fn(self.state, self.ctx)))[live], conf)
+                 for name, fn in self.measures}
+        final_state = {}
+        for name, arr in self.state.items():
+            a = np.array(b.to_numpy(arr), dtype=np.float64)
+            a[~live] = np.nan
+            final_state[name] = a
+        trace = {name: np.array([float(v) for v in vals]) for name, vals in self.trace_values.items()}
+        ta = None
+        if self.ta_sum is not None:
+            ta = b.to_numpy(self.ta_sum) / self.steps
+            ta[~live] = np.nan
+        params = {k: self.kw[k] for k in ("sims", "n_agents", "steps", "dt", "burn_in", "record_every",
+                                          "time_batches", "seed", "scheme", "confidence")}
+        params.update(dim=self.dim, backend=b.name, dtype=b.dtype, device=b.device,
+                      algorithm=repr(self.alg), objective=repr(self.objective), noise=repr(self.noise),
+                      scheme=self.scheme)
+        return EnsembleResult(stationary, final, final_state, ~live, self.diverged_at,
+                              np.asarray(self.trace_steps, dtype=np.int64), trace, ta, params, elapsed)
+
+
+def run_ensemble(
+    algorithm: ContinuousAlgorithm | DiscreteAlgorithm,
+    objective: Objective,
+    noise: NoiseModel | None = None,
+    *,
+    n_agents: int,
+    sims: int,
+    steps: int,
+    dt: float | None = None,
+    lr: float | Sequence[float] | np.ndarray | None = None,
+    batch_size: float | Sequence[float] | np.ndarray = 1.0,
+    x0: Any = 0.0,
+    burn_in: int = 0,
+    stats: Sequence[str | tuple[str, Measure]] = DEFAULT_STATS,
+    record_every: int = 1,
+    time_batches: int = 1,
+    trace_every: int | None = None,
+    time_average: bool = False,
+    confidence: float = 0.95,
+    backend: str = "numpy",
+    dtype: str = "float64",
+    device: str | None = None,
+    seed: int = 0,
+    noise_values: Any = None,
+    scheme: str = "euler",
+    lr_schedule: Callable[[int], Any] | None = None,
+    gains: Callable[[dict[str, Array], int, dict[str, Any]], Array] | None = None,
+    minimizer: np.ndarray | None = None,
+    block_steps: int | None = None,
+    streams: int = 4,
+    rng: str = "torch",
+    check_every: int | None = None,
+    progress: Progress | None = None,
+) -> EnsembleResult:
+    r"""Simulate ``sims`` independent ensembles of ``n_agents`` agents and summarize the paper's statistics.
+
+    Args:
+        algorithm: a continuous algorithm (SDE drift: ``SGD``, ``QSGD``, ``EASGD``, ``MomentumQSGD``,
+            ``SDQSGD``, ``QuorumFilterSGD``) or a discrete iteration (``QuorumIteration`` and its constructors).
+        objective: the loss; noise: the single-sample gradient noise (``None`` for the noise-free flow).
+        n_agents, sims, steps: ensemble size and number of steps (iterations for discrete algorithms).
+        dt: Euler--Maruyama / exact step (continuous only). lr, batch_size: :math:`\eta`, :math:`b` (scalars or
+            per-agent arrays, Sec. 3.4); for continuous algorithms they set the noise :math:`\sqrt{\eta/b}`,
+            for discrete ones ``lr`` overrides the iteration's learning rate.
+        x0: initial positions, broadcastable to ``(sims, agents, dim)``, or ``f(rng, shape)`` (see
+            :func:`uniform_box`).
+        burn_in: steps discarded before the stationary time averages (see
+            :func:`quorumsgd.simulate.schedules.burn_in_steps` to derive it from a theorem's transient rates).
+        stats: names from :data:`quorumsgd.simulate.measures.MEASURES` or ``(name, fn)`` pairs.
+        record_every, time_batches: thinning of the stationary window; time batches per simulation.
+        trace_every: record the mean of each statistic every this many steps (loss-vs-iteration curves).
+        time_average: accumulate Lemma 5.5's :math:`\hat{\mathbf x}=\frac1T\int_0^T\bar{\mathbf x}\,dt` per simulation.
+        backend, dtype, device: ``"numpy"`` or ``"torch"``; ``"float32"``/``"float64"``; torch device.
+        seed: reproducibility (same seed and settings, same numbers on CPU, for numpy and torch alike).
+        noise_values: inject the base variates instead of drawing them, shape ``(steps, sims, agents, dim)``
+            (``(steps, sims, N)`` for ``scheme="exact"``).
+        scheme: ``"euler"`` or ``"exact"`` (quadratic objective and constant noise only).
+        lr_schedule: ``step -> lr`` for discrete iterations (e.g. :func:`~quorumsgd.simulate.schedules.halving_schedule`).
+        gains: SD-QSGD hook ``(state, step, scratch) -> gains (sims, agents, 1)`` for discrete iterations
+            with ``pull="state_dependent"`` (e.g. :class:`~quorumsgd.simulate.schedules.BestAgentGains`).
+        minimizer: override the objective's :math:`\mathbf x^*`.
+        block_steps, streams, rng: noise block length, independent generator streams, ``"torch"``/``"numpy"``.
+        check_every: divergence check period in steps (default: every noise block).
+        progress: callback ``(done, total)`` after each block.
+
+    Returns:
+        :class:`~quorumsgd.simulate.result.EnsembleResult`.
+
+    Raises:
+        InvalidParameter: on shape mismatches and invalid parameters, before any work is done.
+    """
+    kw = _validate(algorithm, objective, noise, locals())
+    return _Run(algorithm, objective, noise, kw).run()
+
+
+def _validate(algorithm: Any, objective: Objective, noise: NoiseModel | None, given: dict[str, Any]
+              ) -> dict[str, Any]:
+    kw = dict(given)
+    if not isinstance(algorithm, (ContinuousAlgorithm, DiscreteAlgorithm)):
+        raise InvalidParameter("algorithm", "a ContinuousAlgorithm or DiscreteAlgorithm",
+                               type(algorithm).__name__, "run_ensemble")
+    if not isinstance(objective, Objective):
+        raise InvalidParameter("objective", "an Objective", type(objective).__name__, "run_ensemble")
+    if noise is not None and not isinstance(noise, NoiseModel):
+        raise InvalidParameter("noise", "a NoiseModel or None", type(noise).__name__, "run_ensemble")
+    if noise is not None and noise.dim != objective.dim:
+        raise InvalidParameter("noise.dim", f"== objective.dim = {objective.dim}", noise.dim, "run_ensemble")
+    n_agents = kw["n_agents"] = _positive_int(kw["n_agents"], "n_agents")
+    kw["sims"] = _positive_int(kw["sims"], "sims")
+    steps = kw["steps"] = _positive_int(kw["steps"], "steps")
+    kw["burn_in"] = _positive_int(kw["burn_in"], "burn_in", 0)
+    if kw["burn_in"] >= steps:
+        raise InvalidParameter("burn_in", f"< steps = {steps}", kw["burn_in"], "run_ensemble")
+    kw["record_every"] = _positive_int(kw["record_every"], "record_every")
+    kw["time_batches"] = _positive_int(kw["time_batches"], "time_batches")
+    if kw["time_batches"] > steps - kw["burn_in"]:
+        raise InvalidParameter("time_batches", "<= steps - burn_in", kw["time_batches"], "run_ensemble")
+    for name in ("trace_every", "check_every", "block_steps"):
+        if kw[name] is not None:
+            kw[name] = _positive_int(kw[name], name)
+    kw["streams"] = _positive_int(kw["streams"], "streams")
+    if not 0.5 <= kw["confidence"] < 1:
+        raise InvalidParameter("confidence", "0.5 <= confidence < 1", kw["confidence"], "run_ensemble")
+    _positive_int(kw["seed"], "seed", 0)
+    kw["backend"] = Backend.make(kw["backend"], kw["dtype"], kw["device"])
+    kw["batch_size"] = _agent_param(kw["batch_size"], n_agents, "batch_size")
+    discrete = isinstance(algorithm, DiscreteAlgorithm)
+    if discrete:
+        if kw["dt"] is not None:
+            raise InvalidParameter("dt", "None for a discrete iteration (one step is one iteration)", kw["dt"],
+                                   "run_ensemble")
+        if kw["scheme"] not in ("euler", "discrete"):
+            raise InvalidParameter("scheme", "'euler' (ignored) for a discrete iteration", kw["scheme"],
+                                   "run_ensemble")
+        kw["lr_at"] = _lr_function(kw, n_agents)
+        needs_gains = isinstance(algorithm, QuorumIteration) and algorithm.pull == "state_dependent"
+        if needs_gains and kw["gains"] is None:
+            raise InvalidParameter("gains", "given for pull='state_dependent' (SD-QSGD)", None, "run_ensemble")
+    else:
+        if kw["dt"] is None or not float(kw["dt"]) > 0:
+            raise InvalidParameter("dt", "> 0 for a continuous algorithm", kw["dt"], "run_ensemble")
+        kw["dt"] = float(kw["dt"])
+        if kw["lr_schedule"] is not None or kw["gains"] is not None:
+            raise InvalidParameter("lr_schedule", "None for continuous algorithms (gains live in SDQSGD)",
+                                   "given", "run_ensemble")
+        if noise is not None:
+            if kw["lr"] is None:
+                raise InvalidParameter("lr", "given (it sets the SDE noise sqrt(lr/batch_size))", None,
+                                       "run_ensemble")
+            kw["lr"] = _agent_param(kw["lr"], n_agents, "lr")
+        if kw["scheme"] not in ("euler", "exact"):
+            raise InvalidParameter("scheme", "'euler' or 'exact'", kw["scheme"], "run_ensemble")
+        if kw["scheme"] == "exact":
+            if not isinstance(objective, Quadratic) or (noise is not None and noise.state_dependent):
+                raise InvalidParameter("scheme", "'euler' unless the objective is Quadratic and the noise "
+                                       "constant", "exact", "run_ensemble")
+            if noise is None:
+                raise InvalidParameter("noise", "given for scheme='exact'", None, "run_ensemble")
+    example = algorithm.init(np.zeros((1, n_agents, objective.dim)), SIM_OPS)
+    kw["measures"] = _measures(kw["stats"], example)
+    if kw["noise_values"] is not None:
+        shape = tuple(np.shape(kw["noise_values"]))
+        if kw["scheme"] == "exact":
+            size = StateLayout.of(example).size
+            want = (steps, kw["sims"], size)
+        else:
+            want = (steps, kw["sims"], n_agents, objective.dim)
+        if noise is None:
+            raise InvalidParameter("noise_values", "used with a noise model", shape, "run_ensemble")
+        if shape != want:
+            raise InvalidParameter("noise_values", f"shape {want}", shape, "run_ensemble")
+    if kw["rng"] not in ("torch", "numpy"):
+        raise InvalidParameter("rng", "'torch' or 'numpy'", kw["rng"], "run_ensemble")
+    return kw
+
+
+def _lr_function(kw: dict[str, Any], n_agents: int) -> Callable[[int], Any]:
+    backend: Backend = kw["backend"]
+    schedule, lr = kw["lr_schedule"], kw["lr"]
+    if schedule is not None and lr is not None:
+        raise InvalidParameter("lr", "None when lr_schedule is given", lr, "run_ensemble")
+    if schedule is not None:
+        def at(step: int) -> Any:
+            value = _agent_param(schedule(step), n_agents, "lr_schedule(step)")
+            return value if isinstance(value, float) else backend.asarray(value)
+
+        return at
+    if lr is None:
+        return lambda step: None
+    fixed = _agent_param(lr, n_agents, "lr")
+    fixed = fixed if isinstance(fixed, float) else backend.asarray(fixed)
+    return lambda step: fixed
+
+
+def _measures(stats: Sequence[Any], example: dict[str, np.ndarray]) -> list[tuple[str, Measure]]:
+    out = []
+    for item in stats:
+        if isinstance(item, str):
+            if item not in MEASURES:
+                raise InvalidParameter("stats", f"names in {sorted(MEASURES)}", item, "run_ensemble")
+            need = REQUIRED_FIELDS.get(item)
+            if need is not None and need not in example:
+                raise InvalidParameter("stats", f"a statistic available for this algorithm ({item} needs the "
+                                       f"state field {need!r})", item, "run_ensemble")
+            out.append((item, MEASURES[item]))
+        elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str) and callable(item[1]):
+            out.append(item)
+        else:
+            raise InvalidParameter("stats", "a measure name or a (name, callable) pair", item, "run_ensemble")
+    names = [n for n, _ in out]
+    if len(set(names)) != len(names):
+        raise InvalidParameter("stats", "distinct names", names, "run_ensemble")
+    return out

@@ -1,0 +1,165 @@
+r"""Data sets for the CNN experiments, resident on the training device.
+
+* ``"cifar10"``: CIFAR-10 through ``torchvision`` (``data_root``, ``download`` for users with a network). The
+  50 000 training images are split 80/20 into training and validation sets (Sec. 6.1), the 10 000 test
+  images are the test set. No augmentation.
+* ``"digits"``: the embedded offline default -- scikit-learn's ``load_digits`` (1 797 grey 8x8 images of
+  the digits 0-9, values 0..16, shipped inside scikit-learn). Each image is scaled to ``[0, 1]``,
+  upsampled to 32x32 by bilinear interpolation and replicated over 3 channels, so that it has CIFAR-10's
+  input shape and the paper's network applies unchanged. A fixed 20 % is held out as the test set and the
+  rest is split 80/20 into training and validation sets.
+
+Both are standardized per channel, :math:`(u_c-\mu_c)/s_c`, with the mean and standard deviation of the
+*training* split applied to all three splits (Sec. 6.1: mean 0, standard deviation 1 per channel). The
+splits are fixed by ``split_seed`` (independent of the run's seed, so every run sees the same splits).
+
+Example:
+    >>> data = load_dataset("digits")
+    >>> tuple(data.train_x.shape[1:]), data.n_train + data.n_val + data.n_test
+    ((3, 32, 32), 1797)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from quorumsgd.errors import InvalidParameter
+
+DATASETS = ("digits", "cifar10")
+VALIDATION_FRACTION = 0.2
+DIGITS_TEST_FRACTION = 0.2
+
+
+@dataclass(frozen=True)
+class DataSplits:
+    """Standardized train / validation / test tensors ``(n, C, H, W)`` float32 and labels ``(n,)`` int64."""
+
+    name: str
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    n_classes: int = 10
+
+    @property
+    def n_train(self) -> int:
+        return int(self.train_x.shape[0])
+
+    @property
+    def n_val(self) -> int:
+        return int(self.val_x.shape[0])
+
+    @property
+    def n_test(self) -> int:
+        return int(self.test_x.shape[0])
+
+    def to(self, device: torch.device | str) -> DataSplits:
+        moved = {k: getattr(self, k).to(device) for k in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")}
+        return DataSplits(self.name, n_classes=self.n_classes, **moved)
+
+
+def _split_indices(n: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Shuffle ``range(n)`` and cut off the last ``round(fraction * n)`` indices."""
+    order = rng.permutation(n)
+    n_cut = round(fraction * n)
+    return np.sort(order[: n - n_cut]), np.sort(order[n - n_cut :])
+
+
+def _standardize(splits: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Per-channel standardization with the training split's statistics."""
+    train = splits["train_x"]
+    mean = train.mean(dim=(0, 2, 3), keepdim=True)
+    std = train.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-8)
+    return {k: (v - mean) / std if k.endswith("_x") else v for k, v in splits.items()}
+
+
+def digits_images() -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's digits as 3 x 32 x 32 float32 images in ``[0, 1]`` and int64 labels."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = torch.as_tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0  # (n, 1, 8, 8)
+    images = F.interpolate(images, size=(32, 32), mode="bilinear", align_corners=False)
+    return images.repeat(1, 3, 1, 1).contiguous(), torch.as_tensor(bunch.target, dtype=torch.int64)
+
+
+def load_digits_splits(split_seed: int = 0) -> DataSplits:
+    """The offline default data set (see the module docstring)."""
+    x, y = digits_images()
+    rng = np.random.default_rng(split_seed)
+    rest, test = _split_indices(len(y), DIGITS_TEST_FRACTION, rng)
+    train, val = _split_indices(len(rest), VALIDATION_FRACTION, rng)
+    train, val = rest[train], rest[val]
+    splits = {
+        "train_x": x[train], "train_y": y[train], "val_x": x[val], "val_y": y[val],
+        "test_x": x[test], "test_y": y[test],
+    }
+    return DataSplits("digits", **_standardize(splits))
+
+
+def load_cifar10_splits(data_root: str | Path | None, download: bool = False, split_seed: int = 0) -> DataSplits:
+    """CIFAR-10 via torchvision, 80/20 train/validation split (see the module docstring)."""
+    if data_root is None:
+        raise InvalidParameter("data_root", "a directory for CIFAR-10 (pass --data-root, and --download once)")
+    from torchvision.datasets import CIFAR10
+
+    try:
+        train_set = CIFAR10(str(data_root), train=True, download=download)
+        test_set = CIFAR10(str(data_root), train=False, download=download)
+    except RuntimeError as err:  # torchvision: "Dataset not found or corrupted"
+        raise InvalidParameter(
+            "data_root", "a directory holding CIFAR-10 (add --download to fetch it)", str(data_root)
+        ) from err
+
+    def as_tensors(dataset) -> tuple[torch.Tensor, torch.Tensor]:
+        images = torch.as_tensor(np.asarray(dataset.data)).permute(0, 3, 1, 2).to(torch.float32) / 255.0
+        return images.contiguous(), torch.as_tensor(np.asarray(dataset.targets), dtype=torch.int64)
+
+    x, y = as_tensors(train_set)
+    test_x, test_y = as_tensors(test_set)
+    train, val = _split_indices(len(y), VALIDATION_FRACTION, np.random.default_rng(split_seed))
+    splits = {
+        "train_x": x[train], "train_y": y[train], "val_x": x[val], "val_y": y[val],
+        "test_x": test_x, "test_y": test_y,
+    }
+    return DataSplits("cifar10", **_standardize(splits))
+
+
+def load_dataset(
+    name: str,
+    *,
+    data_root: str | Path | None = None,
+    download: bool = False,
+    device: torch.device | str = "cpu",
+    max_train: int | None = None,
+    max_eval: int | None = None,
+    split_seed: int = 0,
+) -> DataSplits:
+    """Load ``name`` in ``{"digits", "cifar10"}`` onto ``device``.
+
+    ``max_train`` / ``max_eval`` keep the first samples of the training / the validation and test splits
+    (tiny runs in tests and smoke checks); standardization statistics are those of the full training split.
+    """
+    if name == "digits":
+        data = load_digits_splits(split_seed)
+    elif name == "cifar10":
+        data = load_cifar10_splits(data_root, download, split_seed)
+    else:
+        raise InvalidParameter("dataset", f"one of {', '.join(DATASETS)}", name)
+    for cap, label in ((max_train, "max_train"), (max_eval, "max_eval")):
+        if cap is not None and cap < 2:
+            raise InvalidParameter(label, f"{label} >= 2 (BatchNorm needs two samples)", cap)
+    if max_train is not None or max_eval is not None:
+        t, e = slice(None, max_train), slice(None, max_eval)
+        data = DataSplits(
+            data.name, data.train_x[t], data.train_y[t], data.val_x[e], data.val_y[e],
+            data.test_x[e], data.test_y[e], data.n_classes,
+        )
+    return data.to(device)

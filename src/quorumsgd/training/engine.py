@@ -1,0 +1,450 @@
+r"""The N-agent training engine: one batched computation per step, in one process or over torch.distributed.
+
+Every step, for all agents of this process at once (no Python loop over agents):
+
+1. each agent :math:`i` takes its own mini-batch (its own permutation of the training set per epoch) and
+   its own dropout mask, both drawn from the counter-based RNG keyed by its *global* index;
+2. the batched network (:mod:`quorumsgd.training.batching`) returns the per-agent stochastic gradients
+   :math:`\mathbf g^i` at ``iteration.gradient_point(state)`` (Nesterov's look-ahead
+   :math:`\mathbf x^i+\delta\mathbf v^i`), on the flat ``(agents, n_params)`` buffer;
+3. non-finite losses or gradients are detected per agent; the agent is dropped (or the run stops) *before*
+   its values could reach the quorum;
+4. ``iteration.apply(state, grads, ops, lr)`` -- the library's :class:`~quorumsgd.algorithms.QuorumIteration`,
+   unchanged -- updates positions, velocities and EASGD's :math:`\tilde{\mathbf x}`, with per-agent rates
+   ``lr`` of shape ``(agents, 1)``; ``ops`` is :class:`~quorumsgd.algorithms.AgentOps` with ``axis=0`` and, in a
+   distributed run, an ``all_reduce`` for the quorum;
+5. QSGD / SD-QSGD update the reported EMA quorum :math:`\mathbf q\leftarrow d\,\mathbf q+(1-d)\bar{\mathbf x}`.
+
+After each epoch: train / validation / test loss and error of every agent and of the reported quorum, the
+synchronization measure :math:`\sum_i|\mathbf x^i-\bar{\mathbf x}|^2`, the quorum--mean distance
+:math:`|\mathbf x_q-\bar{\mathbf x}|`, the plateau schedule, SD-QSGD's winner
+:math:`i^*=\arg\min_i` (validation loss), a checkpoint and ``results.json``.
+
+Example:
+    >>> from quorumsgd.training.config import TrainConfig
+    >>> cfg = TrainConfig(algo="qsgd", n_agents=2, epochs=1, widths=(4, 8, 8), batch_size=32,
+    ...                   max_train=64, max_eval=64)
+    >>> results = Trainer(cfg).run()
+    >>> results["status"], len(results["history"]), len(results["history"][-1]["agents"]["val_loss"])
+    ('completed', 2, 2)
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from quorumsgd.algorithms import AgentOps
+from quorumsgd.errors import InvalidParameter
+from quorumsgd.training import rng
+from quorumsgd.training.batching import batched_network
+from quorumsgd.training.config import TrainConfig
+from quorumsgd.training.data import DataSplits, load_dataset
+from quorumsgd.training.recipes import build_iteration, quorum_kind, sdqsgd_gain_table
+from quorumsgd.training.results import METRICS, atomic_write_bytes, plot_history, summarize, write_json
+from quorumsgd.training.schedule import PlateauSchedule
+from quorumsgd.training.topology import Topology
+
+CHECKPOINT_VERSION = 1
+EVAL_MODELS_PER_PASS = 8  # bounds evaluation memory: (batch, models * channels, H, W) activations
+AGENT_COLUMNS = (*METRICS, "batch_loss", "batch_error", "distance_to_mean_sq")
+
+EpochCallback = Callable[["Trainer", dict[str, Any]], None]
+
+
+class StopRun(Exception):
+    """Raised inside the loop to end a run cleanly with a given status (e.g. every agent diverged)."""
+
+    def __init__(self, status: str):
+        super().__init__(status)
+        self.status = status
+
+
+class Trainer:
+    """Trains ``config.n_agents`` agents with ``config.algo``; see the module docstring.
+
+    Args:
+        config: the run.
+        out_dir: where ``results.json``, checkpoints and ``training.png`` go (``None``: keep in memory only).
+        topology: this process's share of the agents (default: a single process with every agent).
+        data: pre-loaded data (default: ``load_dataset`` from the config).
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        out_dir: str | Path | None = None,
+        topology: Topology | None = None,
+        data: DataSplits | None = None,
+    ):
+        self.config = config
+        self.out_dir = None if out_dir is None else Path(out_dir)
+        self.topology = topology or Topology()
+        if self.topology.world_size > config.n_agents:
+            raise InvalidParameter("n_agents", f"n_agents >= number of processes ({self.topology.world_size})",
+                                   config.n_agents)
+        self.device = torch.device(config.device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise InvalidParameter("device", "an available CUDA device (none found; use --device cpu)", config.device)
+        self.data = (data or load_dataset(
+            config.dataset, data_root=config.data_root, download=config.download, device=self.device,
+            max_train=config.max_train, max_eval=config.max_eval,
+        )).to(self.device)
+        self.n_batches = self.data.n_train // config.batch_size
+        if self.n_batches < 1:
+            raise InvalidParameter("batch_size", f"batch_size <= training samples ({self.data.n_train})",
+                                   config.batch_size)
+        self.net = batched_network(config.network, config.batching)  # type: ignore[arg-type]
+        self.iteration = build_iteration(config.algo, config.lr, config.momentum, config.coupling, config.n_agents)
+        self.kind = quorum_kind(config.algo)
+        self.local_ids: list[int] = self.topology.local_agents(config.n_agents)
+        self.active = np.ones(config.n_agents, dtype=bool)
+        self.schedule = PlateauSchedule(
+            np.asarray(config.initial_lrs, dtype=np.float64), config.plateau_threshold,
+            config.plateau_patience, config.lr_drop_factors,
+        )
+        self.state: dict[str, torch.Tensor] = {}
+        self.ema: torch.Tensor | None = None
+        self.epoch = 0
+        self.step_count = 0
+        self.winner: int | None = None
+        self.history: list[dict[str, Any]] = []
+        self.divergence: list[dict[str, Any]] = []
+        self.status = "created"
+
+    # ----------------------------------------------------------------------------------------- layout
+    @property
+    def ops(self) -> AgentOps:
+        return self.topology.agent_ops(int(self.active.sum()))
+
+    def _ids_tensor(self) -> torch.Tensor:
+        return torch.tensor(self.local_ids, dtype=torch.int64, device=self.device)
+
+    def _local_lr(self) -> torch.Tensor:
+        lr = self.schedule.lr[self.local_ids] if self.local_ids else np.zeros(0)
+        return torch.tensor(lr, dtype=torch.float32, device=self.device).unsqueeze(1)
+
+    def quorum_params(self) -> torch.Tensor:
+        """The reported quorum (agent-free, ``(n_params,)``): EASGD's x~, the EMA of x-bar, or x-bar."""
+        if self.kind == "elastic":
+            return self.state["quorum"]
+        if self.kind == "ema":
+            assert self.ema is not None
+            return self.ema
+        return self.ops.mean(self.state["x"])
+
+    # ------------------------------------------------------------------------------------------- init
+    def _initialize(self) -> None:
+        cfg = self.config
+        x0 = self.net.init_params(self.local_ids, cfg.seed, common=cfg.init == "common", device=self.device)
+        self.state = self.iteration.init(x0, self.ops)
+        if self.kind == "ema":
+            self.ema = self.ops.mean(x0).clone()
+        self.history.append(self._evaluate(epoch=0, seconds=0.0, batch_sums=None))
+        if self.config.algo == "sdqsgd":
+            self.winner = self._best_agent(self.history[-1])
+
+    # ------------------------------------------------------------------------------------------- step
+    def _gain_table(self) -> torch.Tensor | None:
+        if self.config.algo != "sdqsgd":
+            return None
+        assert self.winner is not None
+        cfg = self.config
+        table = sdqsgd_gain_table(cfg.coupling, cfg.n_agents, self.winner, self.n_batches,
+                                  self.n_batches / cfg.spike_divisor, cfg.magnification)
+        return torch.tensor(table, dtype=torch.float32, device=self.device)
+
+    def _train_epoch(self, epoch: int, progress: Any) -> torch.Tensor:
+        """One pass over the data; returns per-agent sums of mini-batch loss and error ``(agents, 2)``."""
+        cfg, data = self.config, self.data
+        batch = cfg.batch_size
+        ids = self._ids_tensor()
+        order = rng.permutations(cfg.seed, ids, epoch, data.n_train)
+        gains = self._gain_table()
+        sums = torch.zeros(len(self.local_ids), 2, dtype=torch.float64, device=self.device)
+        lr = self._local_lr()
+        for t in range(self.n_batches):
+            index = order[:, t * batch : (t + 1) * batch]
+            masks = rng.dropout_masks(cfg.seed, ids, self.step_count, (batch, cfg.network.features), cfg.dropout)
+            if gains is not None:
+                self.state["gains"] = gains[t, ids].unsqueeze(1)
+            point = self.iteration.gradient_point(self.state)
+            if self.local_ids:
+                grads, losses, errors = self.net.loss_and_grad(point, data.train_x[index], data.train_y[index], masks)
+            else:  # every agent of this rank has diverged; it still takes part in the collectives
+                grads, losses, errors = torch.zeros_like(point), point.new_zeros(0), point.new_zeros(0)
+            finite = torch.isfinite(losses) & torch.isfinite(grads).all(dim=1)
+            keep = self._check_divergence(finite, losses, epoch, t)
+            if keep is not None:
+                grads, losses, errors, sums, order, lr, ids = (
+                    v[keep] for v in (grads, losses, errors, sums, order, lr, ids))
+                masks = None  # not used after this point
+            self.state = self.iteration.apply(self.state, grads, self.ops, lr=lr)
+            if self.ema is not None:
+                decay = cfg.ema_decay
+                self.ema = decay * self.ema + (1.0 - decay) * self.ops.mean(self.state["x"])
+            sums += torch.stack([losses, errors], dim=1).to(torch.float64)
+            self.step_count += 1
+            if progress is not None:
+                progress.update(1)
+        return sums
+
+    def _check_divergence(self, finite: torch.Tensor, losses: torch.Tensor, epoch: int, t: int) -> torch.Tensor | None:
+        """Detect non-finite agents on every rank; drop them (or stop). Returns the local rows to keep."""
+        n = self.config.n_agents
+        if self.topology.distributed:
+            flags = torch.zeros(n, dtype=torch.float32, device=self.device)
+            flags[self._ids_tensor()] = (~finite).to(torch.float32)
+            bad_global = self.topology.sum(flags) > 0
+            if not bool(bad_global.any()):
+                return None
+            bad = [int(i) for i in torch.nonzero(bad_global).flatten().tolist()]
+        else:
+            if bool(finite.all()):
+                return None
+            bad = [self.local_ids[int(i)] for i in torch.nonzero(~finite).flatten().tolist()]
+        local_loss = dict(zip(self.local_ids, losses.tolist(), strict=True))
+        for agent in bad:
+            self.divergence.append({
+                "agent": agent, "epoch": epoch, "batch": t, "step": self.step_count,
+                "loss": local_loss.get(agent), "action": self.config.on_divergence,
+            })
+        if self.config.on_divergence == "stop":
+            raise StopRun("diverged")
+        self.active[bad] = False
+        if not self.active.any():
+            raise StopRun("diverged")
+        keep = [j for j, agent in enumerate(self.local_ids) if agent not in bad]
+        keep_t = torch.tensor(keep, dtype=torch.int64, device=self.device)
+        self.local_ids = [self.local_ids[j] for j in keep]
+        for field in self.iteration.agent_fields:
+            if field in self.state:
+                self.state[field] = self.state[field][keep_t]
+        return keep_t
+
+    # ------------------------------------------------------------------------------------- evaluation
+    def _eval_split(self, params: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Mean loss and error of each model on (x, y): ``(models, 2)`` float64."""
+        n = x.shape[0]
+        n_chunks = max(1, math.ceil(n / self.config.eval_batch_size))
+        totals = torch.zeros(params.shape[0], 2, dtype=torch.float64, device=self.device)
+        # Equal-size chunks (never a final batch of one sample, which BatchNorm cannot normalize).
+        for xb, yb in zip(torch.tensor_split(x, n_chunks), torch.tensor_split(y, n_chunks), strict=True):
+            for start in range(0, params.shape[0], EVAL_MODELS_PER_PASS):
+                part = params[start : start + EVAL_MODELS_PER_PASS]
+                loss, wrong = self.net.eval_sums(part, xb, yb)
+                totals[start : start + part.shape[0], 0] += loss.to(torch.float64)
+                totals[start : start + part.shape[0], 1] += wrong.to(torch.float64)
+        return totals / n
+
+    def _evaluate(self, epoch: int, seconds: float, batch_sums: torch.Tensor | None) -> dict[str, Any]:
+        cfg, data = self.config, self.data
+        x = self.state["x"]
+        ops = self.ops
+        mean = ops.mean(x)
+        quorum = self.quorum_params()
+        main = self.topology.is_main
+        params = torch.cat([x, quorum.unsqueeze(0)]) if main else x
+        n_train_eval = data.n_train if cfg.train_eval_size is None else min(cfg.train_eval_size, data.n_train)
+        splits = (
+            (data.train_x[:n_train_eval], data.train_y[:n_train_eval]),
+            (data.val_x, data.val_y),
+            (data.test_x, data.test_y),
+        )
+        columns = [self._eval_split(params, sx, sy) for sx, sy in splits]
+        per_model = torch.cat(columns, dim=1)  # (models, 6): loss, error per split
+        n_local = len(self.local_ids)
+        # One (agents + quorum, columns) table, zero outside this rank's rows, summed over ranks.
+        table = torch.zeros(cfg.n_agents + 1, len(AGENT_COLUMNS), dtype=torch.float64, device=self.device)
+        ids = self._ids_tensor()
+        table[ids, : len(METRICS)] = per_model[:n_local]
+        if main:
+            table[cfg.n_agents, : len(METRICS)] = per_model[n_local]
+        if batch_sums is not None:
+            table[ids, len(METRICS) : len(METRICS) + 2] = batch_sums / self.n_batches
+        deviation = x - ops.expand(mean)
+        table[ids, -1] = deviation.pow(2).sum(dim=1).to(torch.float64)
+        table = self.topology.sum(table).cpu().numpy()
+        table[: cfg.n_agents][~self.active] = np.nan
+        if batch_sums is None:
+            table[:, len(METRICS) : len(METRICS) + 2] = np.nan
+        agents = {name: table[: cfg.n_agents, j].tolist() for j, name in enumerate(AGENT_COLUMNS)}
+        lr = np.where(self.active, self.schedule.lr, np.nan)
+        return {
+            "epoch": epoch,
+            "step": self.step_count,
+            "seconds": seconds,
+            "lr": lr.tolist(),
+            "active": self.active.tolist(),
+            "agents": agents,
+            "quorum": {name: float(table[cfg.n_agents, j]) for j, name in enumerate(METRICS)},
+            "sync": float(np.nansum(table[: cfg.n_agents, -1])),
+            "quorum_mean_distance": float(torch.linalg.vector_norm((quorum - mean).to(torch.float64))),
+            "winner": self.winner,
+        }
+
+    def _best_agent(self, record: dict[str, Any]) -> int:
+        """SD-QSGD's i* = argmin over active agents of the validation loss."""
+        val = np.array(record["agents"]["val_loss"], dtype=np.float64)
+        val[~self.active | ~np.isfinite(val)] = np.inf
+        return int(np.argmin(val))
+
+    def _end_epoch(self, epoch: int, seconds: float, batch_sums: torch.Tensor) -> dict[str, Any]:
+        record = self._evaluate(epoch, seconds, batch_sums)
+        record["lr_drops"] = []
+        if self.config.lr_schedule == "plateau":
+            val = np.array(record["agents"]["val_loss"], dtype=np.float64)
+            record["lr_drops"] = self.schedule.observe(val)
+        if self.config.algo == "sdqsgd":
+            self.winner = self._best_agent(record)  # the winner of the *next* epoch
+        self.history.append(record)
+        self.epoch = epoch
+        return record
+
+    # ------------------------------------------------------------------------------ persistence
+    def results(self) -> dict[str, Any]:
+        return {
+            "config": self.config.to_dict(),
+            "status": self.status,
+            "n_params": self.net.layout.size,
+            "world_size": self.topology.world_size,
+            "batches_per_epoch": self.n_batches,
+            "history": self.history,
+            "divergence": self.divergence,
+            "summary": summarize(self.history),
+        }
+
+    @property
+    def checkpoint_path(self) -> Path:
+        assert self.out_dir is not None
+        if self.topology.world_size == 1:
+            return self.out_dir / "checkpoint.pt"
+        return self.out_dir / f"checkpoint-rank{self.topology.rank}-of-{self.topology.world_size}.pt"
+
+    def _save_checkpoint(self) -> None:
+        if self.out_dir is None:
+            return
+        payload = {
+            "version": CHECKPOINT_VERSION,
+            "config": self.config.to_dict(),
+            "rank": self.topology.rank,
+            "world_size": self.topology.world_size,
+            "epoch": self.epoch,
+            "step_count": self.step_count,
+            "local_ids": list(self.local_ids),
+            "active": self.active.tolist(),
+            "state": {k: v.detach().cpu().clone() for k, v in self.state.items() if k != "gains"},
+            "ema": None if self.ema is None else self.ema.detach().cpu().clone(),
+            "schedule": self.schedule.state_dict(),
+            "winner": self.winner,
+            "history": self.history,
+            "divergence": self.divergence,
+        }
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        atomic_write_bytes(self.checkpoint_path, buffer.getvalue())
+
+    def _load_checkpoint(self) -> None:
+        path = self.checkpoint_path if self.out_dir is not None else None
+        if path is None or not path.exists():
+            raise InvalidParameter("resume", "a checkpoint in the output directory", str(path))
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        if payload.get("version") != CHECKPOINT_VERSION:
+            raise InvalidParameter("resume", f"a version-{CHECKPOINT_VERSION} checkpoint", str(path))
+        saved = TrainConfig.from_dict(payload["config"])
+        changed = self.config.differences(saved)
+        if changed:
+            raise InvalidParameter("resume", f"the checkpoint's settings (these differ: {', '.join(changed)})")
+        self.epoch, self.step_count = int(payload["epoch"]), int(payload["step_count"])
+        self.local_ids = [int(i) for i in payload["local_ids"]]
+        self.active = np.array(payload["active"], dtype=bool)
+        self.state = {k: v.to(self.device) for k, v in payload["state"].items()}
+        self.ema = None if payload["ema"] is None else payload["ema"].to(self.device)
+        self.schedule.load_state_dict(payload["schedule"])
+        self.winner = payload["winner"]
+        self.history = list(payload["history"])
+        self.divergence = list(payload["divergence"])
+
+    def write_results(self, plot: bool = False) -> None:
+        """``results.json`` (and ``training.png`` when ``plot``) from the main rank."""
+        if self.out_dir is None or not self.topology.is_main:
+            return
+        results = self.results()
+        write_json(self.out_dir / "results.json", results)
+        if plot and self.history:
+            plot_history(results, self.out_dir / "training.png")
+
+    # ------------------------------------------------------------------------------------------- run
+    def run(self, resume: bool = False, on_epoch_end: EpochCallback | None = None) -> dict[str, Any]:
+        """Train until ``config.epochs``; returns the results dict (also in ``out_dir/results.json``).
+
+        ``resume=True`` continues from the last checkpoint in ``out_dir`` with identical numbers. Whatever
+        happens (divergence, ``KeyboardInterrupt``, an error), the results of the completed epochs are
+        written before returning or re-raising; the status says why the run ended.
+        """
+        cfg = self.config
+        progress = None
+        try:
+            if resume:
+                self._load_checkpoint()
+            else:
+                if self.out_dir is not None and self.checkpoint_path.exists():
+                    raise InvalidParameter("out", "a directory without a previous run (or pass --resume)",
+                                           str(self.out_dir))
+                self._initialize()
+                self._save_checkpoint()
+            self.status = "running"
+            self.write_results()
+            if cfg.progress and self.topology.is_main and self.epoch < cfg.epochs:
+                from tqdm.auto import tqdm
+
+                progress = tqdm(total=(cfg.epochs - self.epoch) * self.n_batches, unit="batch",
+                                desc=f"{cfg.algo} x{cfg.n_agents}")
+            for epoch in range(self.epoch + 1, cfg.epochs + 1):
+                start = time.perf_counter()
+                sums = self._train_epoch(epoch, progress)
+                record = self._end_epoch(epoch, time.perf_counter() - start, sums)
+                self._save_checkpoint()
+                self.write_results()
+                if progress is not None:
+                    progress.set_postfix(epoch=epoch, quorum_val_loss=f"{record['quorum']['val_loss']:.4g}")
+                if on_epoch_end is not None:
+                    on_epoch_end(self, record)
+            self.status = "completed"
+        except StopRun as stop:
+            self.status = stop.status
+        except KeyboardInterrupt:
+            self.status = "interrupted"
+            raise
+        except InvalidParameter:
+            self.status = "invalid"
+            raise
+        except BaseException as err:
+            self.status = f"failed: {type(err).__name__}: {err}"
+            raise
+        finally:
+            if progress is not None:
+                progress.close()
+            if self.status != "invalid":
+                self.write_results(plot=True)
+        return self.results()
+
+
+def train(config: TrainConfig, out_dir: str | Path | None = None, resume: bool = False) -> dict[str, Any]:
+    """Run ``config`` in this process (every agent, batched); see :class:`Trainer`.
+
+    Example:
+        >>> from quorumsgd.training.config import TrainConfig
+        >>> r = train(TrainConfig(algo="easgd-wm", n_agents=1, epochs=1, widths=(4, 8, 8), batch_size=32,
+        ...                       max_train=64, max_eval=64))
+        >>> sorted(r["history"][-1]["quorum"])[:3]
+        ['test_error', 'test_loss', 'train_error']
+    """
+    return Trainer(config, out_dir).run(resume=resume)
