@@ -8,11 +8,12 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 # Deterministic by default: same examples on every run (CI must never be flaky).
+settings.register_profile("default", deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile(
-    "default", deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.register_profile(
-    "thorough", deadline=None, derandomize=True, max_examples=2000,
+    "thorough",
+    deadline=None,
+    derandomize=True,
+    max_examples=2000,
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("QUORUMSGD_HYPOTHESIS_PROFILE", "default"))

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
+
+try:  # typer >= 0.20 vendors click; older releases depend on it
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import exceptions as click_errors
 
 from quorumsgd.errors import QuorumSGDError
 
@@ -24,11 +28,19 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _root() -> None:
+    """Bounds, contraction certificates, simulations and training runs for distributed SGD."""
+
+
 def _register() -> None:
     # Imported here so that `quorumsgd --help` stays fast and each layer keeps its own CLI module.
     from quorumsgd.bounds.cli import bound_command
 
     app.command(name="bound", context_settings={"help_option_names": ["-h", "--help"]})(bound_command)
+    from quorumsgd.training.cli import app as train_app
+
+    app.add_typer(train_app, name="train")
 
 
 _register()
@@ -44,16 +56,19 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script: no tracebacks for user errors."""
     try:
         result = app(args=argv, standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError:
+    except click_errors.NoArgsIsHelpError:
+        app(args=["--help"], standalone_mode=False)
         raise SystemExit(0) from None
-    except click.UsageError as err:  # bad flag, missing option, unparsable value
+    except click_errors.UsageError as err:  # bad flag, missing option, unparsable value
         fail(" ".join(err.format_message().split()))
     except QuorumSGDError as err:
         fail(str(err))
-    except click.exceptions.Abort:
-        fail("aborted")
-    except click.exceptions.Exit as err:
+    except (typer.Abort, KeyboardInterrupt):
+        fail("interrupted")
+    except typer.Exit as err:
         raise SystemExit(err.exit_code) from None
+    except BrokenPipeError:  # output piped into `head`: not an error of ours
+        raise SystemExit(0) from None
     if isinstance(result, int) and result:
         raise SystemExit(result)
 

@@ -20,7 +20,8 @@ class InvalidParameter(QuorumSGDError):
         self.name, self.constraint, self.value, self.where = name, constraint, value, where
         prefix = f"{where}: " if where else ""
         shown = "" if value is None else f" (got {value!r})"
-        super().__init__(f"{prefix}parameter {name} must satisfy {constraint}{shown}")
+        verb = "must" if constraint.split(" ", 1)[0] in {"be", "not"} else "must satisfy"
+        super().__init__(f"{prefix}parameter {name} {verb} {constraint}{shown}")
 
 
 class HypothesisViolation(QuorumSGDError):

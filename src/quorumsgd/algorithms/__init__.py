@@ -20,7 +20,7 @@ from quorumsgd.algorithms.discrete import (
 from quorumsgd.algorithms.easgd import EASGD, QuorumFilterSGD
 from quorumsgd.algorithms.momentum import MomentumQSGD
 from quorumsgd.algorithms.ops import SIM_OPS, STACKED_OPS, AgentOps
-from quorumsgd.algorithms.qsgd import SGD, QSGD, CommonInputAgents, noise_scale
+from quorumsgd.algorithms.qsgd import QSGD, SGD, CommonInputAgents, noise_scale
 from quorumsgd.algorithms.sdqsgd import SDQSGD, best_agent_gains
 
 __all__ = [

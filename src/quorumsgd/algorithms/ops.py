@@ -67,8 +67,13 @@ def sum_axis(x: Array, axis: int) -> Array:
     """Sum over one axis, dropping it (works on object arrays of SymPy expressions too)."""
     if is_torch(x):
         return x.sum(dim=axis)
-    if (isinstance(x, np.ndarray) and x.dtype.kind == "f" and x.ndim >= 2 and x.size >= _MATMUL_SUM_MIN_SIZE
-            and axis % x.ndim in (0, x.ndim - 2)):
+    if (
+        isinstance(x, np.ndarray)
+        and x.dtype.kind == "f"
+        and x.ndim >= 2
+        and x.size >= _MATMUL_SUM_MIN_SIZE
+        and axis % x.ndim in (0, x.ndim - 2)
+    ):
         # numpy's strided reduction over a middle axis with a short inner axis (agents in (sims, agents,
         # dim)) is ~10x slower than a BLAS product with a ones vector; same sum, different rounding order.
         ones = _ones(x.shape[axis], x.dtype)
@@ -138,6 +143,7 @@ class AgentOps:
         # numpy and torch both normalise a negative axis against the *output* rank, which is the agent
         # array's rank, so the agent axis index can be used as is.
         return expand_dims(quorum, self.axis)
+
 
 SIM_OPS = AgentOps(axis=-2)
 """Layout of the Monte Carlo engine: ``(sims, agents, dim)``."""

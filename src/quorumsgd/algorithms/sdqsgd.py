@@ -34,16 +34,18 @@ def follower_gain(coupling: Any, decay: Any) -> Any:
 
 
 def best_agent_gains(
-    coupling: float, n_agents: int, winner: int, t: float, tau: float, magnification: float
+    coupling: float, n_agents: int, winner: int | np.ndarray, t: float, tau: float, magnification: float
 ) -> np.ndarray:
     r"""Per-agent gains (60)--(61) at time ``t`` since the last winner choice (numpy, shape ``(n_agents,)``).
 
     At ``t=0`` the weighted quorum :math:`\mathbf x_w` is exactly the winner; the gains relax to QSGD's
-    constant :math:`k` on the time scale ``tau``.
+    constant :math:`k` on the time scale ``tau``. ``winner`` may also be an integer array (e.g. one winner
+    per simulation); the result then has shape ``winner.shape + (n_agents,)``.
     """
     decay = np.exp(-t / tau)
-    gains = np.full(n_agents, follower_gain(coupling, decay))
-    gains[winner] = winner_gain(coupling, magnification, decay)
+    winner = np.asarray(winner)
+    gains = np.full((*winner.shape, n_agents), follower_gain(coupling, decay))
+    np.put_along_axis(gains, winner[..., None].astype(np.intp), winner_gain(coupling, magnification, decay), -1)
     return gains
 
 

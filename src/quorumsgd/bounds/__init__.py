@@ -75,8 +75,9 @@ def thm2_1(*, noise_bound: Any, rate: Any, beta_min: Any, initial_gap2: Any, tim
     >>> thm2_1(noise_bound=1.0, rate=2.0, beta_min=1.0, initial_gap2=0.0, time=1.0).value
     0.5
     """
-    return evaluate("thm2.1", noise_bound=noise_bound, rate=rate, beta_min=beta_min,
-                    initial_gap2=initial_gap2, time=time)
+    return evaluate(
+        "thm2.1", noise_bound=noise_bound, rate=rate, beta_min=beta_min, initial_gap2=initial_gap2, time=time
+    )
 
 
 def cor2_1(*, noise_bound: Any, rate: Any, beta_min: Any, initial_gap2: Any, time: Any) -> BoundResult:
@@ -85,8 +86,9 @@ def cor2_1(*, noise_bound: Any, rate: Any, beta_min: Any, initial_gap2: Any, tim
     >>> cor2_1(noise_bound=1.0, rate=2.0, beta_min=1.0, initial_gap2=0.0, time=1.0).value
     0.25
     """
-    return evaluate("cor2.1", noise_bound=noise_bound, rate=rate, beta_min=beta_min,
-                    initial_gap2=initial_gap2, time=time)
+    return evaluate(
+        "cor2.1", noise_bound=noise_bound, rate=rate, beta_min=beta_min, initial_gap2=initial_gap2, time=time
+    )
 
 
 def thm3_1(*, coupling: Any, lambda_max: Any) -> BoundResult:
@@ -106,31 +108,55 @@ def lemma3_1(*, n_agents: Any, lr: Any, batch_size: Any, sigma2: Any, coupling: 
     >>> round(lemma3_1(n_agents=4, lr=0.1, batch_size=1, sigma2=2.0, coupling=2.0, lambda_max=1.0).value, 12)
     0.3
     """
-    return evaluate("lemma3.1", n_agents=n_agents, lr=lr, batch_size=batch_size, sigma2=sigma2,
-                    coupling=coupling, lambda_max=lambda_max)
+    return evaluate(
+        "lemma3.1",
+        n_agents=n_agents,
+        lr=lr,
+        batch_size=batch_size,
+        sigma2=sigma2,
+        coupling=coupling,
+        lambda_max=lambda_max,
+    )
 
 
-def thm3_2(*, n_agents: Any, lr: Any, batch_size: Any, sigma2: Any, dim: Any, q: Any, coupling: Any,
-           lambda_max: Any) -> BoundResult:
+def thm3_2(
+    *, n_agents: Any, lr: Any, batch_size: Any, sigma2: Any, dim: Any, q: Any, coupling: Any, lambda_max: Any
+) -> BoundResult:
     r"""Thm 3.2 (31): :math:`\mathbb E\|\boldsymbol\epsilon\|\le\frac{(p-1)\eta Q\sigma^2\sqrt n}{4pb(k-\lambda_{\max})}`.
 
     >>> round(thm3_2(n_agents=2, lr=0.1, batch_size=1, sigma2=1.0, dim=4, q=1.0, coupling=1.0,
     ...              lambda_max=0.0).value, 6)
     0.025
     """
-    return evaluate("thm3.2", n_agents=n_agents, lr=lr, batch_size=batch_size, sigma2=sigma2, dim=dim, q=q,
-                    coupling=coupling, lambda_max=lambda_max)
+    return evaluate(
+        "thm3.2",
+        n_agents=n_agents,
+        lr=lr,
+        batch_size=batch_size,
+        sigma2=sigma2,
+        dim=dim,
+        q=q,
+        coupling=coupling,
+        lambda_max=lambda_max,
+    )
 
 
-def lemma3_2(*, coupling: Any, damping: Any, strong_convexity: Any, smoothness: Any,
-             velocity_coupling: Any = 0.0) -> BoundResult:
+def lemma3_2(
+    *, coupling: Any, damping: Any, strong_convexity: Any, smoothness: Any, velocity_coupling: Any = 0.0
+) -> BoundResult:
     r"""Lemma 3.2 (35): :math:`\lambda_s\ge\frac{k_x+\gamma+k_v}2-\sqrt{(\frac{k_x-\gamma-k_v}2)^2+\frac{m^2}4}`.
 
     >>> round(lemma3_2(coupling=2.0, damping=2.0, strong_convexity=1.0, smoothness=3.0).value, 6)
     1.0
     """
-    return evaluate("lemma3.2", coupling=coupling, damping=damping, strong_convexity=strong_convexity,
-                    smoothness=smoothness, velocity_coupling=velocity_coupling)
+    return evaluate(
+        "lemma3.2",
+        coupling=coupling,
+        damping=damping,
+        strong_convexity=strong_convexity,
+        smoothness=smoothness,
+        velocity_coupling=velocity_coupling,
+    )
 
 
 def sgd(*, lr: Any, batch_size: Any, sigma2: Any, strong_convexity: Any) -> BoundResult:
@@ -142,16 +168,26 @@ def sgd(*, lr: Any, batch_size: Any, sigma2: Any, strong_convexity: Any) -> Boun
     return evaluate("sgd", lr=lr, batch_size=batch_size, sigma2=sigma2, strong_convexity=strong_convexity)
 
 
-def thm5_1(*, n_agents: Any, lr: Any, batch_size: Any, sigma2: Any, dim: Any, q: Any, strong_convexity: Any,
-           coupling: Any) -> BoundResult:
+def thm5_1(
+    *, n_agents: Any, lr: Any, batch_size: Any, sigma2: Any, dim: Any, q: Any, strong_convexity: Any, coupling: Any
+) -> BoundResult:
     r"""Thm 5.1 (47), QSGD: :math:`\mathbb E\|\bar{\mathbf x}-\mathbf x^*\|\le\frac{(p-1)\eta Q\sigma^2\sqrt n}{4pb\lambda(k+\lambda)}+\sqrt{\frac{\eta\sigma^2}{2bp\lambda}}`.
 
     >>> round(thm5_1(n_agents=4, lr=0.5, batch_size=1, sigma2=1.0, dim=1, q=0.0, strong_convexity=1.0,
     ...              coupling=1.0).value, 6)
     0.25
     """
-    return evaluate("thm5.1", n_agents=n_agents, lr=lr, batch_size=batch_size, sigma2=sigma2, dim=dim, q=q,
-                    strong_convexity=strong_convexity, coupling=coupling)
+    return evaluate(
+        "thm5.1",
+        n_agents=n_agents,
+        lr=lr,
+        batch_size=batch_size,
+        sigma2=sigma2,
+        dim=dim,
+        q=q,
+        strong_convexity=strong_convexity,
+        coupling=coupling,
+    )
 
 
 def lemma5_2(*, strong_convexity: Any, coupling: Any, n_agents: Any) -> BoundResult:
@@ -163,8 +199,9 @@ def lemma5_2(*, strong_convexity: Any, coupling: Any, n_agents: Any) -> BoundRes
     return evaluate("lemma5.2", strong_convexity=strong_convexity, coupling=coupling, n_agents=n_agents)
 
 
-def thm5_2(*, n_agents: Any, lr: Any, batch_size: Any, sigma2: Any, dim: Any, q: Any, strong_convexity: Any,
-           coupling: Any) -> BoundResult:
+def thm5_2(
+    *, n_agents: Any, lr: Any, batch_size: Any, sigma2: Any, dim: Any, q: Any, strong_convexity: Any, coupling: Any
+) -> BoundResult:
     r"""Thm 5.2 (51), EASGD: :math:`\frac{\sqrt p(p-1)\eta Q\sigma^2\sqrt n}{4pb\lambda_E(k+\lambda)}+\sqrt{\frac{\eta\sigma^2}{2b\lambda_E}}`.
 
     >>> r = thm5_2(n_agents=4, lr=0.5, batch_size=1, sigma2=1.0, dim=1, q=0.0, strong_convexity=1.0,
@@ -172,12 +209,22 @@ def thm5_2(*, n_agents: Any, lr: Any, batch_size: Any, sigma2: Any, dim: Any, q:
     >>> round(r.value, 6)
     0.572061
     """
-    return evaluate("thm5.2", n_agents=n_agents, lr=lr, batch_size=batch_size, sigma2=sigma2, dim=dim, q=q,
-                    strong_convexity=strong_convexity, coupling=coupling)
+    return evaluate(
+        "thm5.2",
+        n_agents=n_agents,
+        lr=lr,
+        batch_size=batch_size,
+        sigma2=sigma2,
+        dim=dim,
+        q=q,
+        strong_convexity=strong_convexity,
+        coupling=coupling,
+    )
 
 
-def lemma5_3(*, strong_convexity: Any, smoothness: Any, damping: Any, coupling: Any,
-             metric_a: Any = None) -> BoundResult:
+def lemma5_3(
+    *, strong_convexity: Any, smoothness: Any, damping: Any, coupling: Any, metric_a: Any = None
+) -> BoundResult:
     r"""Lemma 5.3 (52)--(53): :math:`\lambda_m\ge\frac\gamma2-\sqrt{\frac{(\gamma-2a)^2}4+\frac{(L-\lambda)^2}{16c^2}}` for :math:`\gamma>\sqrt L-\sqrt\lambda`.
 
     ``metric_a`` defaults to the rate-maximizing admissible :math:`a`.
@@ -185,12 +232,30 @@ def lemma5_3(*, strong_convexity: Any, smoothness: Any, damping: Any, coupling: 
     >>> round(lemma5_3(strong_convexity=1.0, smoothness=4.0, damping=3.0, coupling=5.0).value, 6)
     0.381966
     """
-    return evaluate("lemma5.3", strong_convexity=strong_convexity, smoothness=smoothness, damping=damping,
-                    coupling=coupling, metric_a=metric_a)
+    return evaluate(
+        "lemma5.3",
+        strong_convexity=strong_convexity,
+        smoothness=smoothness,
+        damping=damping,
+        coupling=coupling,
+        metric_a=metric_a,
+    )
 
 
-def thm5_3(*, n_agents: Any, lr: Any, batch_size: Any, sigma2: Any, dim: Any, q: Any, strong_convexity: Any,
-           smoothness: Any, coupling: Any, damping: Any, metric_a: Any = None) -> BoundResult:
+def thm5_3(
+    *,
+    n_agents: Any,
+    lr: Any,
+    batch_size: Any,
+    sigma2: Any,
+    dim: Any,
+    q: Any,
+    strong_convexity: Any,
+    smoothness: Any,
+    coupling: Any,
+    damping: Any,
+    metric_a: Any = None,
+) -> BoundResult:
     r"""Thm 5.3 (54), QSGD with momentum: :math:`\frac{\chi(\Theta)(p-1)\eta Q\sigma^2\sqrt n}{4pb\lambda_m\lambda_s}+\sqrt{\frac{\eta\sigma^2}{2bp\beta_{\min}\lambda_m}}`.
 
     ``metric_a`` defaults to the admissible :math:`a` that minimizes the bound.
@@ -200,9 +265,20 @@ def thm5_3(*, n_agents: Any, lr: Any, batch_size: Any, sigma2: Any, dim: Any, q:
     >>> r.value > 0, sorted(r.transient_rates)
     (True, ['convergence', 'synchronization'])
     """
-    return evaluate("thm5.3", n_agents=n_agents, lr=lr, batch_size=batch_size, sigma2=sigma2, dim=dim, q=q,
-                    strong_convexity=strong_convexity, smoothness=smoothness, coupling=coupling, damping=damping,
-                    metric_a=metric_a)
+    return evaluate(
+        "thm5.3",
+        n_agents=n_agents,
+        lr=lr,
+        batch_size=batch_size,
+        sigma2=sigma2,
+        dim=dim,
+        q=q,
+        strong_convexity=strong_convexity,
+        smoothness=smoothness,
+        coupling=coupling,
+        damping=damping,
+        metric_a=metric_a,
+    )
 
 
 def lemma5_4(*, coupling: Any, n_agents: Any, magnification: Any, lambda_max: Any) -> BoundResult:
@@ -211,19 +287,29 @@ def lemma5_4(*, coupling: Any, n_agents: Any, magnification: Any, lambda_max: An
     >>> lemma5_4(coupling=2.0, n_agents=4, magnification=1.0, lambda_max=0.5).value
     0.5
     """
-    return evaluate("lemma5.4", coupling=coupling, n_agents=n_agents, magnification=magnification,
-                    lambda_max=lambda_max)
+    return evaluate(
+        "lemma5.4", coupling=coupling, n_agents=n_agents, magnification=magnification, lambda_max=lambda_max
+    )
 
 
-def lemma5_5(*, n_agents: Any, lr: Any, batch_size: Any, sigma2: Any, dim: Any, curvature: Any,
-             time: Any) -> BoundResult:
+def lemma5_5(
+    *, n_agents: Any, lr: Any, batch_size: Any, sigma2: Any, dim: Any, curvature: Any, time: Any
+) -> BoundResult:
     r"""Lemma 5.5 (59): :math:`\mathbb E\|\hat{\mathbf x}(t)\|^2\approx\frac{\operatorname{tr}(\mathbf A^{-1}\boldsymbol\Sigma\mathbf A^{-1})}{pt}=\frac{\eta\sigma^2}{bph^2t}`, independent of :math:`k`.
 
     >>> lemma5_5(n_agents=2, lr=0.1, batch_size=1, sigma2=1.0, dim=3, curvature=1.0, time=10.0).value
     0.005
     """
-    return evaluate("lemma5.5", n_agents=n_agents, lr=lr, batch_size=batch_size, sigma2=sigma2, dim=dim,
-                    curvature=curvature, time=time)
+    return evaluate(
+        "lemma5.5",
+        n_agents=n_agents,
+        lr=lr,
+        batch_size=batch_size,
+        sigma2=sigma2,
+        dim=dim,
+        curvature=curvature,
+        time=time,
+    )
 
 
 __all__ = [

@@ -216,8 +216,10 @@ def lemma3_2() -> Theorem:
         parameters=("coupling", "damping", "strong_convexity", "smoothness"),
         optional={"velocity_coupling": 0.0},
         terms={"rate": deriv.rate_bound},
-        hypotheses=(Hypothesis("coupling (damping + velocity_coupling) > m^2/4", "(35)", deriv.condition),
-                    _smoothness_hypothesis("(35)")),
+        hypotheses=(
+            Hypothesis("coupling (damping + velocity_coupling) > m^2/4", "(35)", deriv.condition),
+            _smoothness_hypothesis("(35)"),
+        ),
         derivation=("Jacobian of (36)-(37) from the algorithm", "symmetric part, Slotine's block bound"),
         kind="rate",
     )
@@ -261,8 +263,9 @@ def thm5_1() -> Theorem:
         parameters=("n_agents", "lr", "batch_size", "sigma2", "dim", "q", "strong_convexity", "coupling"),
         terms={"disturbance": sympy.simplify(disturbance), "noise": sympy.simplify(noise)},
         transient_rates={"convergence": flow_rate, "synchronization": sync},
-        hypotheses=(Hypothesis("coupling + strong_convexity > 0 (Thm 3.1 with lambda_max = -lambda)", "(47)",
-                               sync > 0),),
+        hypotheses=(
+            Hypothesis("coupling + strong_convexity > 0 (Thm 3.1 with lambda_max = -lambda)", "(47)", sync > 0),
+        ),
         derivation=(
             "hierarchy y (gradient flow, contracts at lambda) -> z (flow - eps) -> x_bar (z + noise (29))",
             "|y - z|: Lemma 2.1 with chi = 1 and the eps bound (31) at rate k + lambda",
@@ -284,10 +287,14 @@ def lemma5_2() -> Theorem:
         r"\ \text{in }\mathbf M=\mathrm{diag}(p\mathbf I,\mathbf I)",
         parameters=("strong_convexity", "coupling", "n_agents"),
         terms={"rate": deriv.rate_bound},
-        hypotheses=(Hypothesis("coupling n_agents strong_convexity > 0 (reduces to lambda > 0)", "(50)",
-                               deriv.condition),),
-        derivation=("Jacobian of the synchronized EASGD system from the algorithm",
-                    "Theta = diag(sqrt p, 1) makes it symmetric", "Slotine's block bound at h = lambda"),
+        hypotheses=(
+            Hypothesis("coupling n_agents strong_convexity > 0 (reduces to lambda > 0)", "(50)", deriv.condition),
+        ),
+        derivation=(
+            "Jacobian of the synchronized EASGD system from the algorithm",
+            "Theta = diag(sqrt p, 1) makes it symmetric",
+            "Slotine's block bound at h = lambda",
+        ),
         kind="rate",
     )
 
@@ -333,8 +340,9 @@ def _lemma53_hypotheses() -> tuple[Hypothesis, ...]:
     sync = symbolic.derive("lemma3.2").condition.subs(k_v, 0)
     return (
         _smoothness_hypothesis("(52)"),
-        Hypothesis("damping > sqrt(smoothness) - sqrt(strong_convexity)", "(52)",
-                   gamma > sympy.sqrt(big_l) - sympy.sqrt(lam)),
+        Hypothesis(
+            "damping > sqrt(smoothness) - sqrt(strong_convexity)", "(52)", gamma > sympy.sqrt(big_l) - sympy.sqrt(lam)
+        ),
         Hypothesis("0 < metric_a < damping", "(53)", sympy.And(a > 0, a < gamma)),
         Hypothesis("c^2 = (lambda + L)/2 - a (damping - a) > 0", "(53)", c2 > 0),
         Hypothesis("metric (53) certifies contraction (Lemma 5.3 condition)", "(52)", deriv.condition),
@@ -382,12 +390,14 @@ def _thm53_prepare_bound_optimal(values: dict[str, np.ndarray]) -> dict[str, np.
     grid = np.linspace(0.0, 1.0, 66)[1:-1]  # fractions of the damping, open interval (0, gamma)
 
     def bound_at(fraction: np.ndarray) -> np.ndarray:
-        cols = [np.broadcast_to(values[nm], shape)[..., None] if nm != "metric_a" else gamma_v[..., None] * fraction
-                for nm in names]
+        cols = [
+            np.broadcast_to(values[nm], shape)[..., None] if nm != "metric_a" else gamma_v[..., None] * fraction
+            for nm in names
+        ]
         with np.errstate(all="ignore"):
             out = theorem._compiled(*np.broadcast_arrays(*cols))
         n_terms, n_rates = len(theorem.terms), len(theorem.transient_rates)
-        ok = np.logical_and.reduce([np.asarray(o, dtype=bool) for o in out[n_terms + n_rates:]])
+        ok = np.logical_and.reduce([np.asarray(o, dtype=bool) for o in out[n_terms + n_rates :]])
         total = np.asarray(sum(out[:n_terms]), dtype=float)
         return np.where(ok & np.isfinite(total), total, np.inf)
 
@@ -403,7 +413,12 @@ def _thm53_prepare_bound_optimal(values: dict[str, np.ndarray]) -> dict[str, np.
     fraction = (lo + hi) / 2
     fallback = grid[best]
     better = bound_at(fraction[..., None])[..., 0] <= np.take_along_axis(values_grid, best[..., None], -1)[..., 0]
-    values["metric_a"] = gamma_v * np.where(better, fraction, fallback)
+    chosen = gamma_v * np.where(better, fraction, fallback)
+    # Where no a satisfies every hypothesis, use the rate-optimal a so that the hypothesis check reports
+    # the hypothesis that actually fails (e.g. the synchronization condition, which does not involve a).
+    feasible = np.isfinite(np.min(values_grid, axis=-1))
+    rate_optimal = symbolic.lemma53_metric_a(values["strong_convexity"], values["smoothness"], values["damping"])
+    values["metric_a"] = np.where(feasible, chosen, np.broadcast_to(rate_optimal, shape))
     return values
 
 
@@ -422,8 +437,18 @@ def thm5_3() -> Theorem:
         equation="(54)",
         statement=r"\mathbb E\|\bar{\mathbf X}-\mathbf X^*\|\le\frac{\chi(\Theta)(p-1)\eta Q\sigma^2\sqrt n}"
         r"{4pb\lambda_m\lambda_s}+\sqrt{\frac{\eta C}{2bp\beta_{\min}\lambda_m}},\ C=\sigma^2",
-        parameters=("n_agents", "lr", "batch_size", "sigma2", "dim", "q", "strong_convexity", "smoothness",
-                    "coupling", "damping"),
+        parameters=(
+            "n_agents",
+            "lr",
+            "batch_size",
+            "sigma2",
+            "dim",
+            "q",
+            "strong_convexity",
+            "smoothness",
+            "coupling",
+            "damping",
+        ),
         optional={"metric_a": None},
         terms={"disturbance": disturbance, "noise": noise},
         transient_rates={"convergence": lam_m, "synchronization": lam_s},
@@ -457,8 +482,11 @@ def lemma5_4() -> Theorem:
         parameters=("coupling", "n_agents", "magnification", "lambda_max"),
         terms={"rate": rate},
         hypotheses=(Hypothesis("inf_t mean_j k_j(t) > lambda_max", "(56)", rate > 0),),
-        derivation=("weighted quorum x_w and mean gain k_bar (57)", "virtual system contracts at k_bar - lambda_max",
-                    "mean of the gains (60)-(61) from the algorithm's gain functions; infimum over t"),
+        derivation=(
+            "weighted quorum x_w and mean gain k_bar (57)",
+            "virtual system contracts at k_bar - lambda_max",
+            "mean of the gains (60)-(61) from the algorithm's gain functions; infimum over t",
+        ),
         kind="rate",
     )
 

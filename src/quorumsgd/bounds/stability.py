@@ -74,7 +74,8 @@ def stability(*, lr: Any, curvature: Any, coupling: Any, n_agents: Any, algorith
     arrays = np.broadcast_arrays(*(values[n] for n in PARAMETERS))
     shape = arrays[0].shape
     radius = _spectral_radius(entries(*arrays), shape)
-    jury = np.logical_and.reduce([np.broadcast_to(np.asarray(c, dtype=bool), shape) for c in checks(*arrays)])
+    per_condition = [np.broadcast_to(np.asarray(c, dtype=bool), shape) for c in checks(*arrays)]
+    jury = np.logical_and.reduce(per_condition)
 
     def number(x: np.ndarray) -> float | np.ndarray:
         return float(x) if np.ndim(x) == 0 else np.asarray(x, dtype=float)
@@ -89,7 +90,9 @@ def stability(*, lr: Any, curvature: Any, coupling: Any, n_agents: Any, algorith
         term_expressions={"mean_mode_map": mean_map},
         latex=latex(mean_map),
         transient_rates={},
-        hypotheses=tuple(HypothesisCheck(str(c), "Jury", bool(np.all(jury))) for c in conditions),
+        hypotheses=tuple(
+            HypothesisCheck(str(c), "Jury", bool(np.all(ok))) for c, ok in zip(conditions, per_condition, strict=True)
+        ),
         parameters={n: number(values[n]) for n in PARAMETERS},
         spec_difference="",
     )

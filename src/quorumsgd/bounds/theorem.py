@@ -162,7 +162,9 @@ class Theorem:
         n_terms, n_rates = len(self.terms), len(self.transient_rates)
         terms = dict(zip(self.terms, outputs[:n_terms], strict=True))
         rates = dict(zip(self.transient_rates, outputs[n_terms : n_terms + n_rates], strict=True))
-        checks = self._check_hypotheses(outputs[n_terms + n_rates :], dict(zip(self.all_parameters, arrays, strict=True)))
+        checks = self._check_hypotheses(
+            outputs[n_terms + n_rates :], dict(zip(self.all_parameters, arrays, strict=True))
+        )
         shape = np.broadcast_shapes(*(np.shape(a) for a in arrays))
         terms = {k: self._as_number(v, shape) for k, v in terms.items()}
         value = self._as_number(sum(terms.values()), shape)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -88,7 +88,7 @@ def _linear_gradient(y: np.ndarray) -> np.ndarray:
     return h * y
 
 
-@lru_cache(maxsize=None)
+@cache
 def reduced_jacobian(system: str) -> sympy.Matrix:
     r"""The scalar-reduced Jacobian of a system, computed from the algorithm's drift.
 
@@ -121,7 +121,7 @@ def reduced_jacobian(system: str) -> sympy.Matrix:
     return sympy.Matrix(_flat(drift, fields)).jacobian(variables).applyfunc(sympy.simplify)
 
 
-@lru_cache(maxsize=None)
+@cache
 def lemma53_c_squared() -> sympy.Expr:
     r"""Lemma 5.3's choice of :math:`c^2` that equalizes the two arguments of the max: derived, not typed.
 
@@ -151,20 +151,20 @@ def paper_theta(system: str) -> sympy.Matrix:
     raise InvalidParameter("system", f"be one of {', '.join(SYSTEMS)}", system)
 
 
-@lru_cache(maxsize=None)
+@cache
 def generalized_jacobian(system: str) -> sympy.Matrix:
     r""":math:`\mathbf F=\Theta\mathbf J\Theta^{-1}`, eq. (8), simplified."""
     theta = paper_theta(system)
     return (theta * reduced_jacobian(system) * theta.inv()).applyfunc(sympy.simplify)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _symmetric_part_raw(system: str) -> sympy.Matrix:
     f = generalized_jacobian(system)
     return ((f + f.T) / 2).applyfunc(sympy.simplify)
 
 
-@lru_cache(maxsize=None)
+@cache
 def symmetric_part(system: str) -> sympy.Matrix:
     r""":math:`\mathbf F_s=\frac12(\mathbf F+\mathbf F^{\mathsf T})`; for ``lemma5.3`` with the paper's :math:`c`."""
     fs = _symmetric_part_raw(system)
@@ -231,7 +231,7 @@ class RateDerivation:
         return (self.theta.T * self.theta).applyfunc(sympy.simplify)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _derive_in_c2(system: str) -> tuple[sympy.Expr, sympy.Expr, sympy.Basic]:
     """Rate bound, exact rate and condition; for ``lemma5.3`` still in terms of the symbol ``metric_c2``."""
     fs = symmetric_part(system)
@@ -253,15 +253,14 @@ def _derive_in_c2(system: str) -> tuple[sympy.Expr, sympy.Expr, sympy.Basic]:
     s_max = sympy.simplify(sympy.Max(sympy.Abs(off.subs(h, lo_gap)), sympy.Abs(off.subs(h, hi_gap))))
     bound = _without_gap(sympy.simplify(block_rate(a_min, d_min, s_max)))
     ends = [
-        block_rate(-fs_gap[0, 0].subs(h, end), -fs_gap[1, 1].subs(h, end), off.subs(h, end))
-        for end in (lo_gap, hi_gap)
+        block_rate(-fs_gap[0, 0].subs(h, end), -fs_gap[1, 1].subs(h, end), off.subs(h, end)) for end in (lo_gap, hi_gap)
     ]
     exact = _without_gap(sympy.simplify(sympy.Min(*ends)))
     condition = sympy.And(a_min + d_min > 0, _without_gap(sympy.expand(a_min * d_min - s_max**2)) > 0)
     return bound, exact, condition
 
 
-@lru_cache(maxsize=None)
+@cache
 def derive(system: str) -> RateDerivation:
     """Derive the rate lower bound, the exact worst-case rate over h and the contraction condition."""
     bound, exact, condition = (_substitute_c(system, e) for e in _derive_in_c2(system))
@@ -272,7 +271,8 @@ def derive(system: str) -> RateDerivation:
 
 # --- Lemma 5.3: the metric parameter a -------------------------------------------------------------------
 
-@lru_cache(maxsize=None)
+
+@cache
 def lemma53_rate_of_u() -> tuple[sympy.Symbol, sympy.Expr]:
     r"""(52) written through :math:`u=a(\gamma-a)`: :math:`\lambda_m(u)=\frac\gamma2-\sqrt{\frac{\gamma^2}4-u+\frac{(L-\lambda)^2}{16(\frac{\lambda+L}2-u)}}`."""
     u = sympy.Symbol("u", positive=True)
@@ -291,7 +291,7 @@ def lemma53_rate_of_u() -> tuple[sympy.Symbol, sympy.Expr]:
     return u, gamma / 2 - sympy.sqrt(radicand_u)
 
 
-@lru_cache(maxsize=None)
+@cache
 def lemma53_rate_optimal_u() -> sympy.Expr:
     r"""The :math:`u=a(\gamma-a)` that maximizes (52), derived by solving :math:`d\lambda_m/du=0`.
 
@@ -329,7 +329,7 @@ def lemma53_metric_a(strong_convexity: Any, smoothness: Any, damping: Any) -> np
     return (gamma - np.sqrt(np.maximum(gamma**2 - 4 * u, 0.0))) / 2
 
 
-@lru_cache(maxsize=None)
+@cache
 def lemma53_metric_constants() -> dict[str, sympy.Expr]:
     r"""Metric (53): :math:`\mathbf M=\begin{pmatrix}a^2+c^2&a\\a&1\end{pmatrix}`, its :math:`\beta_{\min}`, :math:`\chi`."""
     theta = paper_theta("lemma5.3")
@@ -383,11 +383,16 @@ def _params_for(system: str, params: Mapping[str, Any]) -> dict[str, Any]:
     if missing:
         raise InvalidParameter(missing[0], f"be given for system {system}")
     out = {n: params[n] for n in need}
+    for extra in ("smoothness", "strong_convexity"):  # exact rates may need the other end of [lambda, L]
+        if extra in params and extra not in out:
+            out[extra] = params[extra]
     if system == "lemma3.2":
         out["velocity_coupling"] = params.get("velocity_coupling", 0.0)
     if system == "lemma5.3":
         a = params.get("metric_a")
-        out["metric_a"] = lemma53_metric_a(out["strong_convexity"], out["smoothness"], out["damping"]) if a is None else a
+        out["metric_a"] = (
+            lemma53_metric_a(out["strong_convexity"], out["smoothness"], out["damping"]) if a is None else a
+        )
     return out
 
 
@@ -395,14 +400,19 @@ def paper_rate(system: str, params: Mapping[str, Any]) -> Any:
     """The paper's analytic rate lower bound, numeric: (21) k - lambda_max, (35), (50), (52)."""
     values = _params_for(system, params)
     fn = _lambdified(f"{system}:rate_bound", derive(system).rate_bound)
-    return fn(**{n: values[n] for n in fn.names})
+    return _number(fn(**{n: values[n] for n in fn.names}))
 
 
 def exact_rate(system: str, params: Mapping[str, Any]) -> Any:
     """Exact worst-case rate over h in the paper's metric, numeric."""
     values = _params_for(system, params)
     fn = _lambdified(f"{system}:exact_rate", derive(system).exact_rate)
-    return fn(**{n: values[n] for n in fn.names})
+    return _number(fn(**{n: values[n] for n in fn.names}))
+
+
+def _number(x: Any) -> Any:
+    """A float for scalar inputs, a float array otherwise."""
+    return float(x) if np.ndim(x) == 0 else np.asarray(x, dtype=float)
 
 
 def paper_metric(system: str, params: Mapping[str, Any]) -> np.ndarray:

@@ -107,7 +107,12 @@ class Backend:
         return np.empty(shape, dtype=dtype or self.dtype)
 
     def copy(self, x: Array) -> Array:
-        return x.clone() if self.is_torch else np.array(x, copy=True)
+        """A C-contiguous copy (so that reshapes of it are views, which in-place updates rely on)."""
+        if self.is_torch:
+            import torch
+
+            return x.clone(memory_format=torch.contiguous_format)
+        return np.array(x, copy=True, order="C")
 
     def to_numpy(self, x: Array) -> np.ndarray:
         if type(x).__module__.startswith("torch"):
@@ -129,6 +134,12 @@ class Backend:
 
             return torch.isfinite(x).reshape(x.shape[0], -1).all(dim=1)
         return np.isfinite(x).reshape(x.shape[0], -1).all(axis=1)
+
+    def bounded_rows(self, x: Array, threshold: float) -> Array:
+        """Per simulation: are all entries finite with ``|entry| <= threshold``? (nan compares False)."""
+        if self.is_torch:
+            return (x.abs() <= threshold).reshape(x.shape[0], -1).all(dim=1)
+        return (np.abs(x) <= threshold).reshape(x.shape[0], -1).all(axis=1)
 
     def where_rows(self, mask: Array, x: Array, fill: float) -> Array:
         """Set the rows (simulations) where ``mask`` is True to ``fill``, in place."""

@@ -263,8 +263,9 @@ class _Run:
         b = self.backend
         self._sync_state()
         finite = None
+        threshold = self.kw["divergence_threshold"]
         for arr in self.state.values():
-            rows = b.finite_rows(arr)
+            rows = b.finite_rows(arr) if threshold is None else b.bounded_rows(arr, threshold)
             finite = rows if finite is None else finite & rows
         newly = self.live & ~finite
         if not bool(newly.any()):
@@ -309,6 +310,10 @@ class _Run:
         return self._finish(time.perf_counter() - start_time)
 
     def _finish(self, elapsed: float) -> EnsembleResult:
+        with np.errstate(all="ignore"):  # huge-but-finite statistics of unstable runs overflow when squared
+            return self._summaries(elapsed)
+
+    def _summaries(self, elapsed: float) -> EnsembleResult:
         b, conf = self.backend, self.kw["confidence"]
         self._sync_state()
         live = b.bool_to_numpy(self.live)
@@ -369,6 +374,7 @@ def run_ensemble(
     streams: int = 4,
     rng: str = "torch",
     check_every: int | None = None,
+    divergence_threshold: float | None = None,
     progress: Progress | None = None,
 ) -> EnsembleResult:
     r"""Simulate ``sims`` independent ensembles of ``n_agents`` agents and summarize the paper's statistics.
@@ -400,6 +406,7 @@ def run_ensemble(
         minimizer: override the objective's :math:`\mathbf x^*`.
         block_steps, streams, rng: noise block length, independent generator streams, ``"torch"``/``"numpy"``.
         check_every: divergence check period in steps (default: every noise block).
+        divergence_threshold: also stop a simulation once some ``|state| >`` this (default: nan/inf only).
         progress: callback ``(done, total)`` after each block.
 
     Returns:
@@ -438,6 +445,8 @@ def _validate(algorithm: Any, objective: Objective, noise: NoiseModel | None, gi
         if kw[name] is not None:
             kw[name] = _positive_int(kw[name], name)
     kw["streams"] = _positive_int(kw["streams"], "streams")
+    if kw["divergence_threshold"] is not None and not kw["divergence_threshold"] > 0:
+        raise InvalidParameter("divergence_threshold", "> 0 or None", kw["divergence_threshold"], "run_ensemble")
     if not 0.5 <= kw["confidence"] < 1:
         raise InvalidParameter("confidence", "0.5 <= confidence < 1", kw["confidence"], "run_ensemble")
     _positive_int(kw["seed"], "seed", 0)

@@ -150,6 +150,7 @@ class NoiseStream:
 
     def _pieces(self, block: Any) -> list[Any]:
         """Fixed split of a block along its flattened leading rows (steps x first step axis)."""
+        # block is C-contiguous, so this reshape is a view and in-place transforms reach the block.
         rows = block.reshape((-1, *self.step_shape[1:]))
         bounds = np.linspace(0, rows.shape[0], self.streams + 1).astype(int)
         return [rows[bounds[j]:bounds[j + 1]] for j in range(self.streams)]

@@ -115,7 +115,18 @@ class LinearSDE:
         return self.drift_matrix.shape[0]
 
     def transition(self, dt: float) -> AffineGaussianMap:
-        """Exact law of :math:`\\mathbf X(t+dt)` given :math:`\\mathbf X(t)` (Van Loan, 1978)."""
+        """Exact law of :math:`\\mathbf X(t+dt)` given :math:`\\mathbf X(t)` (Van Loan, 1978).
+
+        Van Loan's block matrix contains :math:`e^{-\\mathbf M dt}`, which overflows for long horizons, so a
+        long step is split into :math:`2^j` short ones and recombined by squaring.
+        """
+        halvings = int(max(0, np.ceil(np.log2(max(np.abs(self.drift_matrix).sum(axis=0).max() * dt, 1e-300)
+                                              / 0.5))))
+        if halvings > 0:
+            return self._van_loan(dt / 2**halvings).power(2**halvings)
+        return self._van_loan(dt)
+
+    def _van_loan(self, dt: float) -> AffineGaussianMap:
         n = self.size
         # Augment with a constant coordinate so the offset is part of the matrix exponential.
         m_aug = np.zeros((n + 1, n + 1))

@@ -46,6 +46,8 @@ class TrainConfig:
         coupling: k; EASGD uses alpha = lr * k, beta = n_agents * alpha; QSGD pulls with lr * k.
         epochs, batch_size: the paper uses mini-batches of 128.
         dataset: ``digits`` (offline default) or ``cifar10`` (needs ``data_root``; ``download`` to fetch).
+        image_size: side of the input images; digits are upsampled to it (default 32, CIFAR-10's size;
+            smaller values only make tiny runs cheaper). Must be 32 for CIFAR-10.
         device: ``cpu``, ``cuda`` or ``cuda:N``.
         seed: run seed. Agent i's initial point, data order and dropout masks are functions of (seed, i).
         init: ``distinct`` (each agent its own initial point) or ``common`` (all at agent 0's point).
@@ -76,6 +78,7 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 128
     dataset: str = "digits"
+    image_size: int = 32
     data_root: str | None = None
     download: bool = False
     device: str = "cpu"
@@ -109,7 +112,8 @@ class TrainConfig:
         self._validate()
         object.__setattr__(
             self, "network",
-            NetworkConfig(tuple(int(w) for w in self.widths), self.dropout, self.pool_kernel, self.padding),
+            NetworkConfig(tuple(int(w) for w in self.widths), self.dropout, self.pool_kernel, self.padding,
+                          image_size=self.image_size),
         )
 
     def _validate(self) -> None:
@@ -155,6 +159,10 @@ class TrainConfig:
             raise InvalidParameter("train_eval_size", "train_eval_size >= 2", self.train_eval_size)
         if not (self.device == "cpu" or self.device == "cuda" or self.device.startswith("cuda:")):
             raise InvalidParameter("device", "cpu, cuda or cuda:N", self.device)
+        if not isinstance(self.image_size, int) or self.image_size < 4:
+            raise InvalidParameter("image_size", "an integer image_size >= 4", self.image_size)
+        if self.dataset == "cifar10" and self.image_size != 32:
+            raise InvalidParameter("image_size", "32 for cifar10", self.image_size)
         if self.dataset == "cifar10" and not self.data_root:
             raise InvalidParameter("data_root", "a directory for CIFAR-10 when dataset is cifar10")
 

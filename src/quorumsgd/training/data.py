@@ -5,7 +5,7 @@ r"""Data sets for the CNN experiments, resident on the training device.
   images are the test set. No augmentation.
 * ``"digits"``: the embedded offline default -- scikit-learn's ``load_digits`` (1 797 grey 8x8 images of
   the digits 0-9, values 0..16, shipped inside scikit-learn). Each image is scaled to ``[0, 1]``,
-  upsampled to 32x32 by bilinear interpolation and replicated over 3 channels, so that it has CIFAR-10's
+  upsampled to 32x32 (``image_size``) by bilinear interpolation and replicated over 3 channels, so that it has CIFAR-10's
   input shape and the paper's network applies unchanged. A fixed 20 % is held out as the test set and the
   rest is split 80/20 into training and validation sets.
 
@@ -80,19 +80,19 @@ def _standardize(splits: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: (v - mean) / std if k.endswith("_x") else v for k, v in splits.items()}
 
 
-def digits_images() -> tuple[torch.Tensor, torch.Tensor]:
-    """scikit-learn's digits as 3 x 32 x 32 float32 images in ``[0, 1]`` and int64 labels."""
+def digits_images(image_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's digits as 3 x ``image_size`` x ``image_size`` float32 images in ``[0, 1]``, int64 labels."""
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
     images = torch.as_tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0  # (n, 1, 8, 8)
-    images = F.interpolate(images, size=(32, 32), mode="bilinear", align_corners=False)
+    images = F.interpolate(images, size=(image_size, image_size), mode="bilinear", align_corners=False)
     return images.repeat(1, 3, 1, 1).contiguous(), torch.as_tensor(bunch.target, dtype=torch.int64)
 
 
-def load_digits_splits(split_seed: int = 0) -> DataSplits:
+def load_digits_splits(split_seed: int = 0, image_size: int = 32) -> DataSplits:
     """The offline default data set (see the module docstring)."""
-    x, y = digits_images()
+    x, y = digits_images(image_size)
     rng = np.random.default_rng(split_seed)
     rest, test = _split_indices(len(y), DIGITS_TEST_FRACTION, rng)
     train, val = _split_indices(len(rest), VALIDATION_FRACTION, rng)
@@ -141,15 +141,20 @@ def load_dataset(
     max_train: int | None = None,
     max_eval: int | None = None,
     split_seed: int = 0,
+    image_size: int = 32,
 ) -> DataSplits:
     """Load ``name`` in ``{"digits", "cifar10"}`` onto ``device``.
 
     ``max_train`` / ``max_eval`` keep the first samples of the training / the validation and test splits
     (tiny runs in tests and smoke checks); standardization statistics are those of the full training split.
+    ``image_size`` is the side the digits are upsampled to (32, CIFAR-10's, by default; smaller sizes make
+    tiny test runs cheaper). CIFAR-10 is always 32.
     """
     if name == "digits":
-        data = load_digits_splits(split_seed)
+        data = load_digits_splits(split_seed, image_size)
     elif name == "cifar10":
+        if image_size != 32:
+            raise InvalidParameter("image_size", "32 for cifar10", image_size)
         data = load_cifar10_splits(data_root, download, split_seed)
     else:
         raise InvalidParameter("dataset", f"one of {', '.join(DATASETS)}", name)

@@ -95,7 +95,7 @@ class Trainer:
             raise InvalidParameter("device", "an available CUDA device (none found; use --device cpu)", config.device)
         self.data = (data or load_dataset(
             config.dataset, data_root=config.data_root, download=config.download, device=self.device,
-            max_train=config.max_train, max_eval=config.max_eval,
+            max_train=config.max_train, max_eval=config.max_eval, image_size=config.image_size,
         )).to(self.device)
         self.n_batches = self.data.n_train // config.batch_size
         if self.n_batches < 1:
@@ -196,25 +196,33 @@ class Trainer:
                 progress.update(1)
         return sums
 
+    def _non_finite_agents(self, finite: torch.Tensor) -> list[int]:
+        """Global ids of agents whose local ``finite`` flag is False, agreed on by every rank."""
+        if not self.topology.distributed:
+            if bool(finite.all()):
+                return []
+            return [self.local_ids[int(i)] for i in torch.nonzero(~finite).flatten().tolist()]
+        flags = torch.zeros(self.config.n_agents, dtype=torch.float32, device=self.device)
+        flags[self._ids_tensor()] = (~finite).to(torch.float32)
+        bad_global = self.topology.sum(flags) > 0
+        if not bool(bad_global.any()):
+            return []
+        return [int(i) for i in torch.nonzero(bad_global).flatten().tolist()]
+
     def _check_divergence(self, finite: torch.Tensor, losses: torch.Tensor, epoch: int, t: int) -> torch.Tensor | None:
         """Detect non-finite agents on every rank; drop them (or stop). Returns the local rows to keep."""
-        n = self.config.n_agents
-        if self.topology.distributed:
-            flags = torch.zeros(n, dtype=torch.float32, device=self.device)
-            flags[self._ids_tensor()] = (~finite).to(torch.float32)
-            bad_global = self.topology.sum(flags) > 0
-            if not bool(bad_global.any()):
-                return None
-            bad = [int(i) for i in torch.nonzero(bad_global).flatten().tolist()]
-        else:
-            if bool(finite.all()):
-                return None
-            bad = [self.local_ids[int(i)] for i in torch.nonzero(~finite).flatten().tolist()]
+        bad = self._non_finite_agents(finite)
+        if not bad:
+            return None
         local_loss = dict(zip(self.local_ids, losses.tolist(), strict=True))
+        return self._drop(bad, epoch, t, "non-finite loss or gradient", local_loss)
+
+    def _drop(self, bad: list[int], epoch: int, t: int, reason: str, losses: dict[int, float]) -> torch.Tensor:
+        """Record divergence events; stop the run, or remove the agents from the ensemble (every rank)."""
         for agent in bad:
             self.divergence.append({
-                "agent": agent, "epoch": epoch, "batch": t, "step": self.step_count,
-                "loss": local_loss.get(agent), "action": self.config.on_divergence,
+                "agent": agent, "epoch": epoch, "batch": t, "step": self.step_count, "reason": reason,
+                "loss": losses.get(agent), "action": self.config.on_divergence,
             })
         if self.config.on_divergence == "stop":
             raise StopRun("diverged")
@@ -228,6 +236,15 @@ class Trainer:
             if field in self.state:
                 self.state[field] = self.state[field][keep_t]
         return keep_t
+
+    def _check_parameters(self, epoch: int, batch_sums: torch.Tensor) -> torch.Tensor:
+        """End of epoch: agents whose parameters or velocities are no longer finite have diverged too."""
+        finite = torch.isfinite(self.state["x"]).all(dim=1) & torch.isfinite(self.state["v"]).all(dim=1)
+        bad = self._non_finite_agents(finite)
+        if not bad:
+            return batch_sums
+        keep = self._drop(bad, epoch, self.n_batches, "non-finite parameters", {})
+        return batch_sums[keep]
 
     # ------------------------------------------------------------------------------------- evaluation
     def _eval_split(self, params: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -297,15 +314,22 @@ class Trainer:
         return int(np.argmin(val))
 
     def _end_epoch(self, epoch: int, seconds: float, batch_sums: torch.Tensor) -> dict[str, Any]:
+        batch_sums = self._check_parameters(epoch, batch_sums)
         record = self._evaluate(epoch, seconds, batch_sums)
+        self.history.append(record)
+        self.epoch = epoch
+        # An agent whose parameters are finite but whose validation loss is not (overflowing logits) is
+        # lost as well: it is reported in this epoch's record and removed from the next one.
+        val = np.array(record["agents"]["val_loss"], dtype=np.float64)
+        lost = [int(i) for i in np.nonzero(self.active & ~np.isfinite(val))[0]]
+        if lost:
+            self._drop(lost, epoch, self.n_batches, "non-finite validation loss", {i: float(val[i]) for i in lost})
         record["lr_drops"] = []
         if self.config.lr_schedule == "plateau":
             val = np.array(record["agents"]["val_loss"], dtype=np.float64)
             record["lr_drops"] = self.schedule.observe(val)
         if self.config.algo == "sdqsgd":
             self.winner = self._best_agent(record)  # the winner of the *next* epoch
-        self.history.append(record)
-        self.epoch = epoch
         return record
 
     # ------------------------------------------------------------------------------ persistence

@@ -1,0 +1,234 @@
+"""``quorumsgd train``: N-agent CNN training runs and the Table 1 grid.
+
+    quorumsgd train --algo easgd --n-agents 4 --coupling 0.5 --epochs 20 --dataset digits --out runs/easgd
+    quorumsgd train --algo easgd ... --out runs/easgd --resume          # after an interrupt
+    quorumsgd train table1 --dataset digits --epochs 10 --out runs/table1
+    torchrun --standalone --nproc-per-node 2 -m quorumsgd.training.cli --algo qsgd --n-agents 4 --out runs/q
+
+Bad input raises :class:`quorumsgd.errors.InvalidParameter`; the root ``quorumsgd`` command (and
+``python -m quorumsgd.training.cli``) prints it as one line and exits with code 2.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+try:  # typer >= 0.20 vendors click; older releases depend on it
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import exceptions as click_errors
+
+from quorumsgd.errors import InvalidParameter, QuorumSGDError
+from quorumsgd.training.config import TrainConfig
+from quorumsgd.training.recipes import ALGORITHMS
+from quorumsgd.training.table1 import DEFAULT_LRS, DEFAULT_MOMENTA, format_table1, run_table1
+
+app = typer.Typer(
+    help="Train N agents of the paper's CNN (Sec. 6) with MSGD, EASGD, EASGD-WM, QSGD or SD-QSGD; "
+    "'table1' runs the Table 1 grid.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def parse_floats(text: str, name: str) -> tuple[float, ...]:
+    """``"0.1,0.2"`` -> ``(0.1, 0.2)``; anything else is an InvalidParameter."""
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise InvalidParameter(name, "comma-separated numbers", text) from None
+    if not values:
+        raise InvalidParameter(name, "at least one number", text)
+    return values
+
+
+def parse_widths(text: str) -> tuple[int, int, int]:
+    try:
+        widths = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise InvalidParameter("widths", "three comma-separated integers, e.g. 64,128,64", text) from None
+    if len(widths) != 3:
+        raise InvalidParameter("widths", "three comma-separated integers, e.g. 64,128,64", text)
+    return widths  # type: ignore[return-value]
+
+
+def _progress(flag: bool | None) -> bool:
+    return sys.stderr.isatty() if flag is None else flag
+
+
+@app.callback(invoke_without_command=True)
+def train(
+    ctx: typer.Context,
+    algo: str | None = typer.Option(None, "--algo", help=f"one of {', '.join(ALGORITHMS)}"),
+    n_agents: int = typer.Option(4, "--n-agents", help="number of agents p"),
+    lr: float = typer.Option(0.05, "--lr", help="initial learning rate (every agent)"),
+    agent_lrs: str | None = typer.Option(None, "--agent-lrs", help="initial rate per agent, comma-separated"),
+    momentum: float = typer.Option(0.9, "--momentum", help="Nesterov momentum delta"),
+    coupling: float = typer.Option(1.0, "--coupling", help="coupling gain k (EASGD alpha = lr*k)"),
+    epochs: int = typer.Option(10, "--epochs"),
+    batch_size: int = typer.Option(128, "--batch-size"),
+    dataset: str = typer.Option("digits", "--dataset", help="digits (offline) or cifar10"),
+    data_root: str | None = typer.Option(None, "--data-root", help="CIFAR-10 directory"),
+    download: bool = typer.Option(False, "--download", help="download CIFAR-10 into --data-root"),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N"),
+    seed: int = typer.Option(0, "--seed"),
+    init: str = typer.Option("distinct", "--init", help="distinct or common initial points"),
+    widths: str = typer.Option("64,128,64", "--widths", help="conv channels of the three blocks"),
+    dropout: float = typer.Option(0.5, "--dropout"),
+    pool_kernel: int = typer.Option(2, "--pool-kernel"),
+    padding: str = typer.Option("same", "--padding", help="same or valid"),
+    image_size: int = typer.Option(32, "--image-size", help="digits are upsampled to this size"),
+    lr_schedule: str = typer.Option("plateau", "--lr-schedule", help="plateau (per agent) or constant"),
+    plateau_threshold: float = typer.Option(0.01, "--plateau-threshold"),
+    plateau_patience: int = typer.Option(5, "--plateau-patience"),
+    ema_decay: float = typer.Option(0.99, "--ema-decay", help="QSGD / SD-QSGD reported quorum EMA"),
+    magnification: float = typer.Option(5.0, "--magnification", help="SD-QSGD A_mag"),
+    spike_divisor: float = typer.Option(10.0, "--spike-divisor", help="SD-QSGD tau = batches/divisor"),
+    on_divergence: str = typer.Option("drop", "--on-divergence", help="drop the agent, or stop"),
+    batching: str = typer.Option("grouped", "--batching", help="grouped or vmap"),
+    eval_batch_size: int = typer.Option(500, "--eval-batch-size"),
+    max_train: int | None = typer.Option(None, "--max-train", help="cap on training samples"),
+    max_eval: int | None = typer.Option(None, "--max-eval", help="cap on validation / test samples"),
+    train_eval_size: int | None = typer.Option(None, "--train-eval-size", help="samples for the train loss"),
+    out: Path | None = typer.Option(None, "--out", help="output directory"),
+    resume: bool = typer.Option(False, "--resume", help="continue the run in --out"),
+    progress: bool | None = typer.Option(None, "--progress/--no-progress"),
+    json_out: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+) -> None:
+    """Train one configuration (results.json, checkpoint.pt and training.png in --out)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if algo is None:
+        raise InvalidParameter("algo", f"one of {', '.join(ALGORITHMS)} (pass --algo)")
+    if out is None:
+        raise InvalidParameter("out", "an output directory (pass --out DIR)")
+    config = TrainConfig(
+        algo=algo, n_agents=n_agents, lr=lr,
+        agent_lrs=None if agent_lrs is None else parse_floats(agent_lrs, "agent_lrs"),
+        momentum=momentum, coupling=coupling, epochs=epochs, batch_size=batch_size, dataset=dataset,
+        data_root=data_root, download=download, device=device, seed=seed, init=init,
+        widths=parse_widths(widths), dropout=dropout, pool_kernel=pool_kernel, padding=padding,
+        image_size=image_size, lr_schedule=lr_schedule, plateau_threshold=plateau_threshold,
+        plateau_patience=plateau_patience, ema_decay=ema_decay, magnification=magnification,
+        spike_divisor=spike_divisor, on_divergence=on_divergence, batching=batching,
+        eval_batch_size=eval_batch_size, max_train=max_train, max_eval=max_eval,
+        train_eval_size=train_eval_size, progress=_progress(progress),
+    )
+    from quorumsgd.training.distributed import launched_by_torchrun, train_distributed
+    from quorumsgd.training.engine import Trainer
+
+    main_rank = True
+    try:
+        if launched_by_torchrun():
+            import os
+
+            main_rank = int(os.environ.get("RANK", "0")) == 0
+            results = train_distributed(config, out, resume=resume)
+        else:
+            results = Trainer(config, out).run(resume=resume)
+    except KeyboardInterrupt:
+        if main_rank:
+            typer.echo(f"interrupted: completed epochs are saved in {out}/results.json; "
+                       "continue with the same command and --resume", err=True)
+        raise typer.Exit(130) from None
+    if not main_rank:
+        return
+    summary = results["summary"]
+    if json_out:
+        typer.echo(json.dumps({"status": results["status"], "out": str(out), **summary}))
+    else:
+        typer.echo(
+            f"{results['status']}: {config.algo} x{config.n_agents} on {config.dataset}, "
+            f"{summary['epochs_run']} epochs; quorum min test loss {_fmt(summary['quorum_min_test_loss'])}, "
+            f"min test error {_fmt(summary['quorum_min_test_error'])}; "
+            f"{len(results['divergence'])} divergence event(s); results in {out}"
+        )
+    if results["status"] != "completed":
+        raise typer.Exit(1)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+@app.command("table1")
+def table1(
+    dataset: str = typer.Option("digits", "--dataset", help="digits (offline) or cifar10"),
+    data_root: str | None = typer.Option(None, "--data-root"),
+    download: bool = typer.Option(False, "--download"),
+    device: str = typer.Option("cpu", "--device"),
+    lrs: str = typer.Option(",".join(f"{v:g}" for v in DEFAULT_LRS), "--lrs", help="column learning rates"),
+    momenta: str = typer.Option(",".join(f"{v:g}" for v in DEFAULT_MOMENTA), "--momenta", help="row blocks"),
+    seeds: int = typer.Option(3, "--seeds", help="runs averaged per cell"),
+    seed: int = typer.Option(0, "--seed", help="first seed"),
+    epochs: int = typer.Option(20, "--epochs"),
+    n_agents: int = typer.Option(1, "--n-agents", help="agents per run (1: the paper's non-distributed case)"),
+    coupling: float = typer.Option(1.0, "--coupling"),
+    batch_size: int = typer.Option(128, "--batch-size"),
+    widths: str = typer.Option("64,128,64", "--widths"),
+    dropout: float = typer.Option(0.5, "--dropout"),
+    image_size: int = typer.Option(32, "--image-size"),
+    lr_schedule: str = typer.Option("plateau", "--lr-schedule"),
+    batching: str = typer.Option("grouped", "--batching"),
+    max_train: int | None = typer.Option(None, "--max-train"),
+    max_eval: int | None = typer.Option(None, "--max-eval"),
+    train_eval_size: int | None = typer.Option(None, "--train-eval-size"),
+    out: Path | None = typer.Option(None, "--out", help="directory for every run and table1.{json,txt}"),
+    progress: bool | None = typer.Option(None, "--progress/--no-progress"),
+) -> None:
+    """EASGD-WM vs EASGD vs MSGD over learning rates x momenta, averaged over seeds (paper's layout)."""
+    if seeds < 1:
+        raise InvalidParameter("seeds", "seeds >= 1", seeds)
+    base = TrainConfig(
+        algo="msgd", n_agents=n_agents, coupling=coupling, epochs=epochs, batch_size=batch_size,
+        dataset=dataset, data_root=data_root, download=download, device=device, seed=seed,
+        widths=parse_widths(widths), dropout=dropout, image_size=image_size, lr_schedule=lr_schedule,
+        batching=batching, max_train=max_train, max_eval=max_eval, train_eval_size=train_eval_size,
+        progress=False,
+    )
+    lr_values, momentum_values = parse_floats(lrs, "lrs"), parse_floats(momenta, "momenta")
+    for value in lr_values:
+        base.replace(lr=value)  # validates each rate up front, before hours of training
+    for value in momentum_values:
+        base.replace(momentum=value)
+    show = _progress(progress)
+    total = len(lr_values) * (1 + 2 * len(momentum_values)) * seeds
+    done = [0]
+
+    def report(cfg: TrainConfig, results: dict) -> None:
+        done[0] += 1
+        if show:
+            typer.echo(f"[{done[0]}/{total}] {cfg.algo} lr={cfg.lr:g} momentum={cfg.momentum:g} "
+                       f"seed={cfg.seed}: {results['status']}", err=True)
+
+    table = run_table1(base, lr_values, momentum_values, seeds, out, on_run=report)
+    typer.echo(format_table1(table))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m quorumsgd.training.cli`` (e.g. under torchrun): this sub-command alone, same error style.
+
+    The root ``quorumsgd`` command is the usual entry point; this one exists so that torchrun can start the
+    training command directly (``-m quorumsgd.training.cli``).
+    """
+    try:
+        app(args=argv, standalone_mode=False)
+    except click_errors.UsageError as err:
+        print(f"error: {' '.join(err.format_message().split())}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except QuorumSGDError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except click_errors.Exit as err:
+        raise SystemExit(err.exit_code) from None
+    except click_errors.Abort:
+        print("error: aborted", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()
