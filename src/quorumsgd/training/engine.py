@@ -13,7 +13,8 @@ Every step, for all agents of this process at once (no Python loop over agents):
    unchanged -- updates positions, velocities and EASGD's :math:`\tilde{\mathbf x}`, with per-agent rates
    ``lr`` of shape ``(agents, 1)``; ``ops`` is :class:`~quorumsgd.algorithms.AgentOps` with ``axis=0`` and, in a
    distributed run, an ``all_reduce`` for the quorum;
-5. QSGD / SD-QSGD update the reported EMA quorum :math:`\mathbf q\leftarrow d\,\mathbf q+(1-d)\bar{\mathbf x}`.
+5. QSGD / SD-QSGD update the reported EMA quorum :math:`\mathbf q_{t+1}=d\,\mathbf q_t+(1-d)\bar{\mathbf x}_{t+1}`
+   (folded in once step t+1 has confirmed that every agent is still finite).
 
 After each epoch: train / validation / test loss and error of every agent and of the reported quorum, the
 synchronization measure :math:`\sum_i|\mathbf x^i-\bar{\mathbf x}|^2`, the quorum--mean distance
@@ -112,6 +113,7 @@ class Trainer:
         )
         self.state: dict[str, torch.Tensor] = {}
         self.ema: torch.Tensor | None = None
+        self._ema_pending = False
         self.epoch = 0
         self.step_count = 0
         self.winner: int | None = None
@@ -186,15 +188,25 @@ class Trainer:
                 grads, losses, errors, sums, order, lr, ids = (
                     v[keep] for v in (grads, losses, errors, sums, order, lr, ids))
                 masks = None  # not used after this point
+            self._update_ema()
             self.state = self.iteration.apply(self.state, grads, self.ops, lr=lr)
-            if self.ema is not None:
-                decay = cfg.ema_decay
-                self.ema = decay * self.ema + (1.0 - decay) * self.ops.mean(self.state["x"])
+            self._ema_pending = self.ema is not None
             sums += torch.stack([losses, errors], dim=1).to(torch.float64)
             self.step_count += 1
             if progress is not None:
                 progress.update(1)
         return sums
+
+    def _update_ema(self) -> None:
+        """Fold the latest mean into the reported EMA quorum, q <- d q + (1 - d) x-bar.
+
+        Deferred from the end of step t to after the divergence check of step t + 1 (or of the epoch end),
+        so that an agent that has just left the finite numbers never enters the EMA.
+        """
+        if self._ema_pending and self.ema is not None:
+            decay = self.config.ema_decay
+            self.ema = decay * self.ema + (1.0 - decay) * self.ops.mean(self.state["x"])
+        self._ema_pending = False
 
     def _non_finite_agents(self, finite: torch.Tensor) -> list[int]:
         """Global ids of agents whose local ``finite`` flag is False, agreed on by every rank."""
@@ -315,6 +327,7 @@ class Trainer:
 
     def _end_epoch(self, epoch: int, seconds: float, batch_sums: torch.Tensor) -> dict[str, Any]:
         batch_sums = self._check_parameters(epoch, batch_sums)
+        self._update_ema()
         record = self._evaluate(epoch, seconds, batch_sums)
         self.history.append(record)
         self.epoch = epoch
