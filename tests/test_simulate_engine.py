@@ -246,7 +246,7 @@ def test_discrete_specific_validation():
         run_ensemble(qsgd_iteration(0.1, 1.0), f, noise, n_agents=2, sims=2, steps=5, dt=0.1)
     with pytest.raises(InvalidParameter, match="gains"):
         run_ensemble(sdqsgd_iteration(0.1, 0.5), f, noise, n_agents=2, sims=2, steps=5)
-    with pytest.raises(InvalidParameter, match="noise.dim"):
+    with pytest.raises(InvalidParameter, match=r"noise\.dim"):
         run_ensemble(qsgd_iteration(0.1, 1.0), f, GaussianNoise.isotropic(3, 1.0), n_agents=2, sims=2, steps=5)
 
 

@@ -41,6 +41,15 @@ def _register() -> None:
     from quorumsgd.training.cli import app as train_app
 
     app.add_typer(train_app, name="train")
+    from quorumsgd.contraction.cli import app as contraction_app
+
+    app.add_typer(contraction_app, name="contraction")
+    from quorumsgd.simulate.cli import app as simulate_app
+
+    app.add_typer(simulate_app, name="simulate")
+    from quorumsgd.verify.cli import verify_command
+
+    app.command(name="verify")(verify_command)
 
 
 _register()

@@ -47,7 +47,7 @@ def expand_dims(x: Array, axis: int) -> Array:
         pos = axis if axis >= 0 else x.ndim + 1 + axis
         if not 0 <= pos <= x.ndim:
             raise np.exceptions.AxisError(axis, x.ndim + 1)
-        return x.reshape(x.shape[:pos] + (1,) + x.shape[pos:])
+        return x.reshape((*x.shape[:pos], 1, *x.shape[pos:]))
     return np.expand_dims(x, axis)
 
 
@@ -60,6 +60,17 @@ def _ones(n: int, dtype: np.dtype) -> np.ndarray:
     hit = _ONES.get(key)
     if hit is None:
         hit = _ONES[key] = np.ones(n, dtype=dtype)
+    return hit
+
+
+_MEAN_WEIGHTS: dict[tuple[int, str], np.ndarray] = {}
+
+
+def _mean_weights(n: int, dtype: np.dtype) -> np.ndarray:
+    key = (n, dtype.str)
+    hit = _MEAN_WEIGHTS.get(key)
+    if hit is None:
+        hit = _MEAN_WEIGHTS[key] = np.full(n, 1.0 / n, dtype=dtype)
     return hit
 
 
@@ -136,12 +147,19 @@ class AgentOps:
 
     def mean(self, x: Array) -> Array:
         r"""The quorum of QSGD, :math:`\bar{\mathbf x} = \frac1p\sum_i \mathbf x^i`, without the agent axis."""
+        if (type(x) is np.ndarray and self.all_reduce_sum is None and x.dtype.kind == "f" and x.ndim >= 2
+                and self.axis % x.ndim == x.ndim - 2):
+            # One BLAS product with a (1/p) vector: the sum and the division in one call, which matters in
+            # the Monte Carlo engine's per-step budget for small ensembles and for large ones alike.
+            return _mean_weights(x.shape[-2], x.dtype) @ x
         return self.sum(x) / self.n_agents(x)
 
     def expand(self, quorum: Array) -> Array:
         """Re-insert the agent axis into an agent-free array so that it broadcasts against the agents."""
         # numpy and torch both normalise a negative axis against the *output* rank, which is the agent
         # array's rank, so the agent axis index can be used as is.
+        if self.axis == -2 and type(quorum) is np.ndarray and quorum.ndim >= 1:
+            return quorum[..., None, :]  # basic indexing: a view, cheaper than a general expand_dims
         return expand_dims(quorum, self.axis)
 
 

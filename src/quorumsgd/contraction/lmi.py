@@ -214,7 +214,7 @@ def as_family(jacobians: Any) -> np.ndarray:
     """
     if isinstance(jacobians, np.ndarray) and jacobians.ndim == 2:
         jacobians = [jacobians]
-    items = list(jacobians) if not isinstance(jacobians, np.ndarray) else list(jacobians)
+    items = list(jacobians)
     if not items:
         raise InvalidParameter("jacobians", "at least one matrix", "[]", where="lmi")
     try:
@@ -266,9 +266,7 @@ def default_tolerance(metric: np.ndarray, rate: float, family: np.ndarray) -> fl
     return 64 * n * np.finfo(float).eps * float(np.linalg.norm(metric, 2)) * max(scale, 1e-300)
 
 
-def verify_certificate(
-    metric: np.ndarray, rate: float, jacobians: Any, tol: float | None = None
-) -> Verification:
+def verify_certificate(metric: np.ndarray, rate: float, jacobians: Any, tol: float | None = None) -> Verification:
     r"""Check :math:`\mathbf M\succ0` and :math:`\mathbf J_i^{\mathsf T}\mathbf M+\mathbf M\mathbf J_i+2r\mathbf M\preceq`
     ``tol`` at every vertex, in numpy (independently of any solver).
 
@@ -300,20 +298,39 @@ def spectral_bound(jacobians: Any) -> float:
 
 
 def _candidate_metrics(family: np.ndarray) -> list[np.ndarray]:
-    """Cheap starting metrics: the identity and Lyapunov metrics of the mean and of each vertex.
+    r"""Cheap starting metrics: the identity and Lyapunov metrics of the mean and of each vertex.
 
-    A Lyapunov metric of A shifted to half its spectral abscissa certifies a good rate for A itself and,
-    for the mean of a polytope, often a good common rate; they only seed the SDP iteration.
+    :math:`\mathbf M` solving :math:`(\mathbf A+s\mathbf I)^{\mathsf T}\mathbf M+\mathbf M(\mathbf A+s\mathbf I)=-\mathbf I`
+    certifies rate s for A itself; for shifts up to the spectral bound, for A the mean and each vertex (and
+    their sum), one of them is often close to a common metric. They only seed the SDP iteration.
     """
     n = family.shape[1]
     eye = np.eye(n)
     out = [eye]
+    upper = spectral_bound(family)
     for a in [family.mean(axis=0), *family]:
         abscissa = float(np.linalg.eigvals(a).real.max())
         shift = abscissa / 2 if abscissa < 0 else abscissa + 1.0
-        with np.errstate(all="ignore"):
+        out += _lyapunov_metrics([a - shift * eye])
+    if np.isfinite(upper):
+        for frac in (0.0, 0.5, 0.9):
+            shifted = [a + frac * upper * eye for a in [family.mean(axis=0), *family]]
+            metrics = _lyapunov_metrics(shifted)
+            out += metrics
+            if len(metrics) > 2:
+                out.append(sum(metrics[1:]))
+    return out
+
+
+def _lyapunov_metrics(matrices: list[np.ndarray]) -> list[np.ndarray]:
+    eye = np.eye(matrices[0].shape[0])
+    out = []
+    for a in matrices:
+        # near-singular shifted matrices only make a useless seed: silence scipy's perturbation warning
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
             try:
-                m = _sym(scipy.linalg.solve_continuous_lyapunov((a - shift * eye).T, -eye))
+                m = _sym(scipy.linalg.solve_continuous_lyapunov(a.T, -eye))
             except (np.linalg.LinAlgError, ValueError, scipy.linalg.LinAlgError):
                 continue
         if np.all(np.isfinite(m)) and np.linalg.eigvalsh(m)[0] > 0:
@@ -444,15 +461,14 @@ class _Search:
     max_condition: float
     scale: float = 1.0
     n_solves: int = 0
-    status: str = "optimal"
     history: list[float] = field(default_factory=list)
 
-    def condition_metric(self, rate: float, cap: float | None = None) -> tuple[str, np.ndarray | None]:
+    def condition_metric(self, rate: float) -> tuple[str, np.ndarray | None]:
         sdp = _condition_sdp(self.family.shape[1], self.family.shape[0], self.solver)
         for p, j in zip(sdp.jacobians, self.family, strict=True):
             p.value = j
         sdp.rate.value = rate
-        sdp.cap.value = self.max_condition if cap is None else cap
+        sdp.cap.value = self.max_condition
         status = _solve(sdp.problem, self.solver)
         self.n_solves += 1
         m = sdp.metric.value
@@ -525,8 +541,10 @@ def certify(
         raise InvalidParameter("method", "'dinkelbach' or 'bisection'", method, where="lmi")
     if not (rate_tol > 0 and max_condition > 1 and max_iterations >= 1):
         raise InvalidParameter(
-            "rate_tol, max_condition, max_iterations", "> 0, > 1, >= 1",
-            (rate_tol, max_condition, max_iterations), where="lmi",
+            "rate_tol, max_condition, max_iterations",
+            "> 0, > 1, >= 1",
+            (rate_tol, max_condition, max_iterations),
+            where="lmi",
         )
     d = kron_factor(family) if exploit_structure else 1
     blocks = family[:, ::d, ::d] if d > 1 else family
@@ -545,7 +563,8 @@ def _search(search: _Search, method: Method, rate_tol: float, max_iterations: in
     upper = spectral_bound(fam)
     candidates = [m for m in _candidate_metrics(fam) if _within_cap(m, cap)]
     rates = [metric_rate(m, fam) for m in candidates]
-    best = int(np.argmax(rates))
+    # prefer the identity (chi = 1) when it is as good as the best seed
+    best = 0 if rates[0] >= max(rates) - rate_tol else int(np.argmax(rates))
     lo, m_lo = rates[best], candidates[best]
     search.history.append(lo)
     if upper - lo <= rate_tol:
@@ -572,11 +591,18 @@ def _search(search: _Search, method: Method, rate_tol: float, max_iterations: in
             note = "converged"
             break
         steps.append(improved)
+        # Superlinear phase: the next step would gain about steps[-1]^2 / steps[-2]; stop if that is
+        # negligible instead of paying one more SDP to observe it.
+        if len(steps) >= 2 and steps[-1] < 0.25 * steps[-2] and steps[-1] ** 2 < rate_tol * steps[-2]:
+            note = "converged"
+            break
         # Dinkelbach is superlinear when the optimum is attained by a well-conditioned metric; near a
         # defective Jacobian it degrades to linear convergence, where bisection is faster.
         if len(steps) >= 3 and steps[-1] > 0.25 * steps[-2] and steps[-2] > 0.25 * steps[-3]:
             m_lo, status, note = _bisect(search, lo, m_lo, upper, rate_tol, max_iterations - i - 1)
-            return _polish(search, metric_rate(m_lo, fam), m_lo, status, rate_tol, f"bisection after slow steps; {note}")
+            return _polish(
+                search, metric_rate(m_lo, fam), m_lo, status, rate_tol, f"bisection after slow steps; {note}"
+            )
     return _polish(search, lo, m_lo, status, rate_tol, note)
 
 
@@ -590,8 +616,11 @@ def _bisect(
             break
         mid = (lo + hi) / 2
         step_status, m = search.condition_metric(mid)
-        if m is not None and metric_rate(m, search.family) >= mid - rate_tol:
-            lo, m_lo, status, solved = max(mid, metric_rate(m, search.family)), m, step_status, True
+        found = metric_rate(m, search.family) if m is not None else -np.inf
+        if found > lo:
+            # The solver found a metric; numpy says what it certifies (maybe a hair below mid, within the
+            # solver's accuracy), which is the new lower end. The upper end moves only on infeasibility.
+            lo, m_lo, status, solved = found, m, step_status, True
             search.history.append(lo)
         elif step_status in _INFEASIBLE or m is not None:
             hi, solved = mid, True
@@ -606,7 +635,8 @@ def _polish(
     search: _Search, lo: float, m_lo: np.ndarray, status: str, rate_tol: float, note: str
 ) -> tuple[np.ndarray, str, str]:
     """Best-conditioned metric just below the best rate; keep ``m_lo`` if the solver cannot do better."""
-    target = lo - rate_tol
+    # Just below the best rate: at the optimum itself the best-conditioned metric is ill-posed (chi jumps).
+    target = lo - 0.1 * rate_tol
     step_status, m = search.condition_metric(target)
     # m_lo is feasible at target, so the optimum is at most as ill-conditioned; accept it if numpy agrees
     # that it certifies the target rate (up to the solver's accuracy).

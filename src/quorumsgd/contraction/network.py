@@ -92,8 +92,12 @@ def network_algorithm(name: str, params: Mapping[str, float]) -> ContinuousAlgor
         >>> network_algorithm("momentum_qsgd", {"coupling": 1.0, "damping": 2.0})
         MomentumQSGD(coupling=1.0, damping=2.0, velocity_coupling=0.0)
     """
-    need = {"qsgd": ("coupling",), "easgd": ("coupling",), "momentum_qsgd": ("coupling", "damping"),
-            "momentum_easgd": ("coupling", "damping")}
+    need = {
+        "qsgd": ("coupling",),
+        "easgd": ("coupling",),
+        "momentum_qsgd": ("coupling", "damping"),
+        "momentum_easgd": ("coupling", "damping"),
+    }
     if name not in need:
         raise InvalidParameter("algorithm", f"one of {', '.join(NETWORK_ALGORITHMS)}", name, where="network")
     missing = [p for p in need[name] if p not in params]
@@ -106,7 +110,8 @@ def network_algorithm(name: str, params: Mapping[str, float]) -> ContinuousAlgor
         return EASGD(coupling=k)
     if name == "momentum_qsgd":
         return MomentumQSGD(
-            coupling=k, damping=float(params["damping"]),
+            coupling=k,
+            damping=float(params["damping"]),
             velocity_coupling=float(params.get("velocity_coupling", 0.0)),
         )
     return MomentumEASGD(coupling=k, damping=float(params["damping"]))
@@ -199,13 +204,12 @@ def _hessian(hessian: Any, dim: int | None) -> np.ndarray:
         return np.diag(h)
     if h.ndim == 2 and h.shape[0] == h.shape[1] and np.allclose(h, h.T):
         return h
-    raise InvalidParameter("hessian", "a number, a vector of eigenvalues or a symmetric matrix", h.shape,
-                           where="network")
+    raise InvalidParameter(
+        "hessian", "a number, a vector of eigenvalues or a symmetric matrix", h.shape, where="network"
+    )
 
 
-def linearize(
-    algorithm: ContinuousAlgorithm, n_agents: int, hessian: Any, dim: int | None = None
-) -> LinearizedNetwork:
+def linearize(algorithm: ContinuousAlgorithm, n_agents: int, hessian: Any, dim: int | None = None) -> LinearizedNetwork:
     r"""Jacobian of ``algorithm``'s drift for :math:`p` agents at :math:`f=\frac12\mathbf x^{\mathsf T}\mathbf H\mathbf x`.
 
     ``hessian`` is a number :math:`h` (:math:`\mathbf H=h\mathbf I_{\rm dim}`), a vector of eigenvalues or a
@@ -245,8 +249,12 @@ def linearize(
         raise InvalidParameter("algorithm", "a drift linear in the state for a quadratic loss", where="network")
     net = LinearizedNetwork(algorithm, n_agents, d, h, fields, agent_fields, jac)
     if n_agents > 1 and net.coupling_leak() > 1e-12:
-        raise InvalidParameter("algorithm", "a drift that leaves the consensus subspace invariant",
-                               f"leak {net.coupling_leak():.3g}", where="network")
+        raise InvalidParameter(
+            "algorithm",
+            "a drift that leaves the consensus subspace invariant",
+            f"leak {net.coupling_leak():.3g}",
+            where="network",
+        )
     return net
 
 
@@ -268,7 +276,10 @@ def curvature_vertices(params: Mapping[str, float]) -> tuple[float, ...]:
 
 
 def network_family(
-    name: str, params: Mapping[str, float], n_agents: int, dim: int = 1,
+    name: str,
+    params: Mapping[str, float],
+    n_agents: int,
+    dim: int = 1,
     curvatures: Sequence[float] | None = None,
 ) -> list[LinearizedNetwork]:
     r"""One linearized network per Hessian eigenvalue :math:`h` (default :func:`curvature_vertices`), with
@@ -292,8 +303,7 @@ def certify_synchronization(
         (True, 2.0)
     """
     if n_agents < 2:
-        raise InvalidParameter("n_agents", "n_agents >= 2 (one agent has no disagreement)", n_agents,
-                               where="network")
+        raise InvalidParameter("n_agents", "n_agents >= 2 (one agent has no disagreement)", n_agents, where="network")
     family = network_family(name, params, n_agents, dim)
     return certify([net.disagreement_jacobian for net in family], **certify_options)
 

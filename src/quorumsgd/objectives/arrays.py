@@ -37,6 +37,15 @@ def constant(value: np.ndarray | float, like: Array) -> Array:
     The cache is keyed on the identity of ``value`` and holds a reference to it, so an id can never be reused
     by another array while its entry exists (constants are small; the cache only grows with objectives).
     """
+    if type(like) is np.ndarray and type(value) is np.ndarray:  # the numpy engine's hot path
+        if like.dtype == value.dtype or like.dtype == object:
+            return value
+        key = (id(value), like.dtype)
+        hit = _CONSTANTS.get(key)
+        if hit is None:
+            hit = (value, value.astype(like.dtype))
+            _CONSTANTS[key] = hit
+        return hit[1]
     if not isinstance(value, np.ndarray):
         return value
     if is_torch(like):

@@ -52,6 +52,11 @@ class NoiseModel(ABC):
         """Constant models: :math:`\\mathbf B\\mathbf z`, overwriting ``z`` when the factor is diagonal."""
         return self.apply(None, z)
 
+    @property
+    def scalar_factor(self) -> float | None:
+        """:math:`s` when :math:`\\mathbf B(\\mathbf x)\\mathbf z=s\\,\\mathbf z` (lets generators draw scaled variates)."""
+        return None
+
 
 def _check_dim(dim: int, where: str) -> int:
     if int(dim) != dim or dim < 1:
@@ -124,6 +129,10 @@ class GaussianNoise(NoiseModel):
     def covariance(self, x: np.ndarray | None = None) -> np.ndarray:
         return self._cov.copy()
 
+    @property
+    def scalar_factor(self) -> float | None:
+        return float(self._factor) if self._kind == "scalar" else None
+
 
 def _psd_sqrt(c: np.ndarray) -> np.ndarray:
     eig, vec = np.linalg.eigh(c)
@@ -164,7 +173,7 @@ class ModulatedGaussianNoise(NoiseModel):
         xp = namespace(x)
         y = x - constant(self.center, like=x)
         bump = xp.exp(-(y * y) / (2.0 * self.length**2))
-        return np.sqrt(self.sigma2 / self.dim) * (1.0 - self.modulation + self.modulation * bump)
+        return (self.sigma2 / self.dim) ** 0.5 * (1.0 - self.modulation + self.modulation * bump)
 
     def apply(self, x: Array | None, z: Array) -> Array:
         if x is None:
@@ -201,3 +210,7 @@ class UniformNoise(NoiseModel):
 
     def covariance(self, x: np.ndarray | None = None) -> np.ndarray:
         return self.width**2 / 3.0 * np.eye(self.dim)
+
+    @property
+    def scalar_factor(self) -> float:
+        return self.width

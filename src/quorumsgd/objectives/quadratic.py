@@ -83,10 +83,11 @@ class Quadratic(Objective):
 
     def grad(self, x: Array) -> Array:
         # A is symmetric, so the row-vector product y @ A is A y for every leading index at once.
-        return self._shifted(x) @ constant(self.matrix, like=x)
+        y = x - constant(self.center, like=x) if self._centered else x
+        return y @ constant(self.matrix, like=x)
 
     def hessian(self, x: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(self.matrix, np.shape(x) + (self.dim,)).copy()
+        return np.broadcast_to(self.matrix, (*np.shape(x), self.dim)).copy()
 
     @property
     def strong_convexity(self) -> float:

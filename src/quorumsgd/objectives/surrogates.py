@@ -195,7 +195,7 @@ class CoupledDoubleWellSurrogate(Objective):
                       half_width: float | None = None) -> np.ndarray:
         """Loss on the plane :math:`(x_1,x_2)=(u,v)` with :math:`x_{3..n}` fixed at ``rest`` (Fig. 4(a)/(b))."""
         uu, vv = np.meshgrid(u, v, indexing="xy")
-        pts = np.empty(uu.shape + (self.dim,))
+        pts = np.empty((*uu.shape, self.dim))
         pts[..., 0], pts[..., 1] = uu, vv
         pts[..., 2:] = rest
         return self.value(pts) if half_width is None else self.smoothed_value(pts, half_width)

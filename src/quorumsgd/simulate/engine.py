@@ -33,8 +33,8 @@ Example:
 from __future__ import annotations
 
 import time
-from contextlib import nullcontext
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -149,7 +149,7 @@ class _Run:
             def transform(z: Array) -> Array:
                 return z @ constant(factor_t, like=z)
 
-            distribution = "normal"  # the exact transition is Gaussian whatever the base noise
+            distribution, gen_scale = "normal", 1.0  # the exact transition is Gaussian whatever the base noise
         else:
             if self.discrete:
                 scale = 1.0 / np.sqrt(kw["batch_size"])  # zeta = B z / sqrt(b), eq. (1)
@@ -166,7 +166,11 @@ class _Run:
                     z *= constant(scale, like=z)
                 return z
 
-            if self.constant_noise:
+            gen_scale = 1.0
+            if self.constant_noise and noise.scalar_factor is not None and isinstance(scale, float):
+                # B = s I and a scalar sqrt(lr dt / b): the generator draws the increments directly.
+                gen_scale, transform = noise.scalar_factor * scale, None
+            elif self.constant_noise:
                 def transform(z: Array) -> Array:
                     return scaled(noise.apply_inplace(z))
             else:
@@ -174,7 +178,7 @@ class _Run:
             distribution = noise.distribution
         self.stream = NoiseStream(b, step_shape, self.steps, seed=kw["seed"], distribution=distribution,
                                   block_steps=kw["block_steps"], streams=kw["streams"], transform=transform,
-                                  injected=kw["noise_values"], rng=kw["rng"])
+                                  injected=kw["noise_values"], rng=kw["rng"], scale=gen_scale)
 
     def _blocks(self) -> Any:
         if self.stream is not None:
@@ -259,6 +263,12 @@ class _Run:
         ok = np.isfinite(v) & self.live
         return np.where(ok, v, 0.0).sum() / max(int(ok.sum()), 1)
 
+    def _bare_block(self, end: int) -> bool:
+        """True when no step up to ``end`` needs statistics, traces, time averages or divergence checks."""
+        no_stats = not self.measures or end <= self.burn_in
+        return (no_stats and self.trace_every is None and self.ta_sum is None
+                and not self.kw["check_every"])
+
     def _check_divergence(self, k_done: int) -> None:
         b = self.backend
         self._sync_state()
@@ -295,6 +305,16 @@ class _Run:
             for start, block in self._blocks():
                 n = self.steps - start if block is None else block.shape[0]
                 n = min(n, kw["block_steps"] or 1024) if block is None else n
+                if self._bare_block(start + n):
+                    # Nothing to record in this block: the tightest loop (per-step overhead decides the
+                    # speed of small ensembles).
+                    for j in range(n):
+                        step(start + j, None if block is None else block[j])
+                    n_done = start + n
+                    self._check_divergence(n_done)
+                    if kw["progress"] is not None:
+                        kw["progress"](n_done, self.steps)
+                    continue
                 for j in range(n):
                     k = start + j
                     if self.ta_sum is not None:

@@ -75,6 +75,7 @@ class NoiseStream:
         injected: Any | None = None,
         rng: Literal["torch", "numpy"] = "torch",
         threads: int | None = None,
+        scale: float = 1.0,
     ) -> None:
         if distribution not in ("normal", "uniform"):
             raise InvalidParameter("distribution", "'normal' or 'uniform'", distribution, "NoiseStream")
@@ -84,6 +85,7 @@ class NoiseStream:
             raise InvalidParameter("streams", ">= 1", streams, "NoiseStream")
         self.backend, self.step_shape, self.steps = backend, tuple(step_shape), int(steps)
         self.distribution, self.transform, self.rng = distribution, transform, rng
+        self.scale = float(scale)  # drawn variates are scale * N(0,1) or scale * U(-1,1): no extra pass
         per_step = int(np.prod(self.step_shape))
         if block_steps is None:
             block_steps = max(1, DEFAULT_BLOCK_NUMBERS // max(per_step, 1))
@@ -130,16 +132,18 @@ class NoiseStream:
 
             t = piece if isinstance(piece, torch.Tensor) else torch.from_numpy(piece)
             if self.distribution == "normal":
-                t.normal_(generator=gen)
+                t.normal_(0.0, self.scale, generator=gen)
             else:
-                t.uniform_(-1.0, 1.0, generator=gen)
+                t.uniform_(-self.scale, self.scale, generator=gen)
             return
         if self.distribution == "normal":
             gen.standard_normal(out=piece, dtype=piece.dtype)
+            if self.scale != 1.0:
+                piece *= self.scale
         else:
             gen.random(out=piece, dtype=piece.dtype)
-            piece *= 2.0
-            piece -= 1.0
+            piece *= 2.0 * self.scale
+            piece -= self.scale
 
     def _transform_piece(self, piece: Any) -> None:
         if self.transform is None or piece.shape[0] == 0:
@@ -172,6 +176,8 @@ class NoiseStream:
         for start in self._block_starts():
             stop = min(start + self.block_steps, self.steps)
             block = self.backend.copy(self.backend.asarray(self.injected[start:stop]))
+            if self.scale != 1.0:
+                block *= self.scale
             for piece in self._pieces(block):
                 self._transform_piece(piece)
             yield start, block

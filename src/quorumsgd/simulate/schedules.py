@@ -40,7 +40,7 @@ def burn_in_steps(rates: Sequence[float], dt: float, tolerance: float = 1e-3, ga
     """:func:`burn_in_time` in steps of ``dt`` (for a discrete iteration, ``dt`` is the learning rate)."""
     if not dt > 0:
         raise InvalidParameter("dt", "> 0", dt, "burn_in")
-    return int(math.ceil(burn_in_time(rates, tolerance, gap) / dt))
+    return math.ceil(burn_in_time(rates, tolerance, gap) / dt)
 
 
 def halving_schedule(lr: float, period: int, floor: float) -> Callable[[int], float]:

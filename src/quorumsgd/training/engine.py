@@ -143,15 +143,20 @@ class Trainer:
         return self.ops.mean(self.state["x"])
 
     # ------------------------------------------------------------------------------------------- init
-    def _initialize(self) -> None:
+    def initialize(self, evaluate: bool = True) -> None:
+        """Initial points, velocities and quorum; with ``evaluate``, the epoch-0 measurements.
+
+        :meth:`run` calls it; benchmarks call it with ``evaluate=False`` and then :meth:`train_epoch`.
+        """
         cfg = self.config
         x0 = self.net.init_params(self.local_ids, cfg.seed, common=cfg.init == "common", device=self.device)
         self.state = self.iteration.init(x0, self.ops)
         if self.kind == "ema":
             self.ema = self.ops.mean(x0).clone()
-        self.history.append(self._evaluate(epoch=0, seconds=0.0, batch_sums=None))
+        if evaluate:
+            self.history.append(self._evaluate(epoch=0, seconds=0.0, batch_sums=None))
         if self.config.algo == "sdqsgd":
-            self.winner = self._best_agent(self.history[-1])
+            self.winner = self._best_agent(self.history[-1]) if evaluate else 0
 
     # ------------------------------------------------------------------------------------------- step
     def _gain_table(self) -> torch.Tensor | None:
@@ -163,8 +168,12 @@ class Trainer:
                                   self.n_batches / cfg.spike_divisor, cfg.magnification)
         return torch.tensor(table, dtype=torch.float32, device=self.device)
 
-    def _train_epoch(self, epoch: int, progress: Any) -> torch.Tensor:
-        """One pass over the data; returns per-agent sums of mini-batch loss and error ``(agents, 2)``."""
+    def train_epoch(self, epoch: int, progress: Any = None) -> torch.Tensor:
+        """One pass over the data (every step of the module docstring), without the end-of-epoch work.
+
+        Returns the per-agent sums of mini-batch loss and error ``(agents, 2)``; ``progress`` is an optional
+        tqdm bar advanced once per step.
+        """
         cfg, data = self.config, self.data
         batch = cfg.batch_size
         ids = self._ids_tensor()
@@ -435,7 +444,7 @@ class Trainer:
                 if self.out_dir is not None and self.checkpoint_path.exists():
                     raise InvalidParameter("out", "a directory without a previous run (or pass --resume)",
                                            str(self.out_dir))
-                self._initialize()
+                self.initialize()
                 self._save_checkpoint()
             self.status = "running"
             self.write_results()
@@ -446,7 +455,7 @@ class Trainer:
                                 desc=f"{cfg.algo} x{cfg.n_agents}")
             for epoch in range(self.epoch + 1, cfg.epochs + 1):
                 start = time.perf_counter()
-                sums = self._train_epoch(epoch, progress)
+                sums = self.train_epoch(epoch, progress)
                 record = self._end_epoch(epoch, time.perf_counter() - start, sums)
                 self._save_checkpoint()
                 self.write_results()

@@ -146,7 +146,7 @@ def format_table1(table: dict[str, Any]) -> str:
         text = "div" if value is None else f"{value:.{digits}f}"
         return f"{text}{'*' if diverged and value is not None else ' '}"
 
-    width = 8
+    width = 9
     head_lr = "".join(f"{f'lr={lr:g}':>{width}}" for lr in lrs)
     lines = [
         f"Table 1 -- {cfg['dataset']}, n_agents={cfg['n_agents']}, coupling={cfg['coupling']:g}, "

@@ -1,0 +1,1 @@
+"""Verification: measured deviations against derived bounds, property tests, the claims ledger, the report."""

@@ -1,0 +1,141 @@
+"""The verification report: a table on the terminal, and a folder with Markdown, PNG plots and JSON.
+
+Plots show, for Thm 5.1 and Lemma 3.1, the bound against the measurement (with its one-sided upper
+confidence bound) across ``n_agents`` and across ``coupling``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from quorumsgd.verify.checks import Settings, default_problem, run_check
+from quorumsgd.verify.result import CheckResult
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Bound and measurement of one check across values of one problem field."""
+
+    check: str
+    field: str
+    values: list[float]
+    results: list[CheckResult] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"check": self.check, "field": self.field, "values": self.values,
+                "results": [r.to_json() for r in self.results]}
+
+
+def run_sweep(check: str, field_name: str, values: Sequence[float], settings: Settings,
+              on_done: Callable[[], None] | None = None) -> Sweep:
+    base = default_problem(check)
+    results = []
+    for v in values:  # a handful of parameter points; each point is one vectorized ensemble run
+        problem = base.replace(**{field_name: int(v) if field_name == "n_agents" else float(v)})
+        results.append(run_check(check, problem, settings))
+        if on_done:
+            on_done()
+    return Sweep(check, field_name, [float(v) for v in values], results)
+
+
+def print_table(console: Console, checks: Sequence[CheckResult], title: str = "quorumsgd verify") -> None:
+    table = Table(title=title)
+    for col, justify in (("theorem", "left"), ("statistic", "left"), ("bound", "right"), ("measured", "right"),
+                         ("upper conf.", "right"), ("tightness", "right"), ("verdict", "left")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    colors = {"holds": "green", "violated": "bold red", "inconclusive": "yellow"}
+    for r in checks:
+        table.add_row(r.name, r.statistic, f"{r.bound:.4g}", f"{r.measured:.4g}", f"{r.upper_confidence:.4g}"
+                      if r.direction == "upper" else f"(lcb) {r.lower_confidence:.4g}",
+                      f"{r.tightness:.3f}", f"[{colors[r.verdict]}]{r.verdict}[/]")
+    console.print(table)
+
+
+def plot_sweep(sweep: Sweep, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = np.asarray(sweep.values)
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    ax.plot(x, [r.bound for r in sweep.results], "o-", label=f"bound ({sweep.check})")
+    ax.plot(x, [r.measured for r in sweep.results], "s-", label="measured")
+    ax.plot(x, [r.upper_confidence for r in sweep.results], "v--", label="upper confidence bound", alpha=0.7)
+    ax.set_xlabel(sweep.field)
+    ax.set_ylabel(sweep.results[0].statistic if sweep.results else "")
+    if sweep.field == "n_agents":
+        ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_title(f"{sweep.check}: bound vs measured across {sweep.field}")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _markdown(checks: Sequence[CheckResult], claims: Sequence[Any], sweeps: Sequence[Sweep],
+              plots: dict[str, str]) -> str:
+    lines = ["# quorumsgd verification report", "",
+             "Measured stationary statistics against the bounds derived in `quorumsgd.bounds`. "
+             "`holds`: upper confidence bound <= bound; `violated`: lower confidence bound > bound.", "",
+             "| theorem | statistic | bound | measured | upper conf. | tightness | verdict |",
+             "|---|---|---|---|---|---|---|"]
+    for r in checks:
+        lines.append(f"| {r.name} | {r.statistic} | {r.bound:.4g} | {r.measured:.4g} | {r.upper_confidence:.4g} | "
+                     f"{r.tightness:.3f} | {r.verdict} |")
+    violated = [r for r in checks if r.verdict == "violated"]
+    if violated:
+        lines += ["", "## Violations (findings)", ""]
+        for r in violated:
+            lines.append(f"- **{r.name}**: measured {r.measured:.6g} (lower conf. {r.lower_confidence:.6g}) > "
+                         f"bound {r.bound:.6g}. Reproduce with: `{json.dumps(r.params)}`")
+    if claims:
+        lines += ["", "## Claims ledger", "", "| claim | statement | verdict | evidence |", "|---|---|---|---|"]
+        for c in claims:
+            lines.append(f"| {c.claim} | {c.statement} | {c.verdict} | {c.evidence} |")
+    if plots:
+        lines += ["", "## Bound vs measured", ""]
+        for name, file in plots.items():
+            lines.append(f"![{name}]({file})")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(out: Path, checks: Sequence[CheckResult], claims: Sequence[Any], sweeps: Sequence[Sweep]) -> dict[str, Any]:
+    """Write ``report.md``, ``report.json`` and the PNG plots into ``out``; return the JSON object."""
+    out.mkdir(parents=True, exist_ok=True)
+    plots: dict[str, str] = {}
+    for sw in sweeps:
+        name = f"{sw.check.replace('.', '_').replace(':', '_')}_vs_{sw.field}.png"
+        plot_sweep(sw, out / name)
+        plots[f"{sw.check} vs {sw.field}"] = name
+    for c in claims:
+        if getattr(c, "plot", None):
+            plots[f"claim {c.claim}"] = c.plot
+    payload = {
+        "checks": [r.to_json() for r in checks],
+        "claims": [c.to_json() for c in claims],
+        "sweeps": [s.to_json() for s in sweeps],
+        "plots": plots,
+        "violations": [r.name for r in checks if r.verdict == "violated"],
+    }
+    (out / "report.json").write_text(json.dumps(payload, indent=1))
+    (out / "report.md").write_text(_markdown(checks, claims, sweeps, plots))
+    return payload
+
+
+def quick_settings(thorough: bool, device: str | None) -> Settings:
+    from quorumsgd.verify.checks import QUICK, THOROUGH
+
+    base = THOROUGH if thorough else QUICK
+    if device and device != "cpu":
+        base = replace(base, backend="torch", device=device, dtype="float32" if not thorough else "float64")
+    return base

@@ -1,0 +1,74 @@
+"""N networks as one computation: vmap and grouped convolutions agree with N separate nn.Modules."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from quorumsgd.training.batching import GroupedNetwork, VmapNetwork
+from quorumsgd.training.network import NetworkConfig, PaperCNN
+from quorumsgd.training.rng import dropout_masks
+
+CONFIG = NetworkConfig(widths=(3, 5, 4), dropout=0.5)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # Tiny tensors: OpenMP wake-ups cost more than the work, and xdist runs a worker per core.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def reference(flat_row: torch.Tensor, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor):
+    """One agent as an ordinary nn.Module under ordinary autograd."""
+    net = PaperCNN(CONFIG)
+    torch.nn.utils.vector_to_parameters(flat_row.clone(), net.parameters())
+    logits = net(x, dropout_mask=mask)
+    loss = F.cross_entropy(logits, y)
+    grads = torch.autograd.grad(loss, list(net.parameters()))
+    return torch.cat([g.reshape(-1) for g in grads]), loss.detach(), (logits.argmax(-1) != y).float().mean()
+
+
+@pytest.mark.parametrize("network_cls", [VmapNetwork, GroupedNetwork])
+def test_batched_gradients_equal_separate_models(network_cls):
+    net = network_cls(CONFIG)
+    flat = net.init_params([0, 1, 2], seed=5)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 8, 3, 32, 32, generator=generator)
+    y = torch.randint(0, 10, (3, 8), generator=generator)
+    masks = dropout_masks(0, torch.arange(3), 0, (8, CONFIG.features), CONFIG.dropout)
+    grads, losses, errors = net.loss_and_grad(flat, x, y, masks)
+    assert grads.shape == flat.shape
+    for i in range(3):
+        g, loss, err = reference(flat[i], x[i], y[i], masks[i])
+        assert torch.allclose(grads[i], g, rtol=1e-4, atol=1e-5)
+        assert torch.allclose(losses[i], loss, atol=1e-5) and float(errors[i]) == float(err)
+
+
+@pytest.mark.parametrize("network_cls", [VmapNetwork, GroupedNetwork])
+def test_batched_evaluation_equals_separate_models(network_cls):
+    net = network_cls(CONFIG)
+    flat = net.init_params([0, 1], seed=2)
+    x = torch.randn(6, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    y = torch.arange(6) % 10
+    loss_sum, wrong = net.eval_sums(flat, x, y)
+    for i in range(2):
+        model = PaperCNN(CONFIG).eval()
+        torch.nn.utils.vector_to_parameters(flat[i].clone(), model.parameters())
+        with torch.no_grad():
+            logits = model(x)
+        assert torch.allclose(loss_sum[i], F.cross_entropy(logits, y, reduction="sum"), atol=1e-4)
+        assert int(wrong[i]) == int((logits.argmax(-1) != y).sum())
+
+
+def test_initial_points_depend_on_seed_and_global_agent_index_only():
+    net = GroupedNetwork(CONFIG)
+    group = net.init_params([0, 1, 2, 3], seed=7)
+    assert torch.equal(net.init_params([2], seed=7)[0], group[2])  # same point on any rank
+    assert not torch.equal(group[0], group[1])
+    common = net.init_params([0, 1, 2], seed=7, common=True)
+    assert torch.equal(common[1], group[0]) and torch.equal(common[2], group[0])
+    assert not torch.equal(net.init_params([0], seed=8)[0], group[0])
