@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> dict:
     rows = []
     header = f"{'agents':>6} " + " ".join(f"{m + ' samples/s':>20}" for m in methods)
     header += "".join(f" {m + '/loop':>13}" for m in methods if m != "loop" and "loop" in methods)
-    header += "".join(f" {m + '/loop cpu':>13}" for m in methods if m != "loop" and "loop" in methods)
+    header += "".join(f" {m + '/loop cpu':>17}" for m in methods if m != "loop" and "loop" in methods)
     print(f"device={device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or 'cpu'}), "
           f"torch {torch.__version__}, threads={torch.get_num_threads()}, widths={widths}, batch={args.batch_size}, "
           f"steps={args.steps}, algo={args.algo}", flush=True)
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> dict:
         line = f"{n:>6} " + " ".join(f"{row[m]:>20.1f}" for m in methods)
         if "loop" in methods:
             line += "".join(f" {row[m] / row['loop']:>13.2f}" for m in methods if m != "loop")
-            line += "".join(f" {row[m + '_per_cpu_second'] / row['loop_per_cpu_second']:>13.2f}"
+            line += "".join(f" {row[m + '_per_cpu_second'] / row['loop_per_cpu_second']:>17.2f}"
                             for m in methods if m != "loop")
         print(line, flush=True)
         rows.append(row)

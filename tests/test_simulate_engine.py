@@ -260,3 +260,23 @@ def test_cuda_backend_matches_cpu_with_injected_noise():
     r = run_ensemble(QSGD(coupling=1.0), OBJ, GaussianNoise.isotropic(DIM, 1.0), n_agents=8, sims=256,
                      steps=200, dt=0.05, lr=0.1, backend="torch", device="cuda", dtype="float32", burn_in=50)
     assert r.n_live == 256 and np.isfinite(r.stationary["spread"].mean)
+
+
+def test_exact_scheme_agrees_between_backends_and_with_its_transition():
+    from quorumsgd.simulate import linearize
+    from quorumsgd.simulate.oracle import psd_factor
+
+    f, noise = Quadratic.random(DIM, 0.5, 2.0, seed=2), GaussianNoise.isotropic(DIM, 1.0)
+    alg = EASGD(coupling=1.0)
+    sde = linearize(alg, f, AGENTS, noise, 0.1, 1.0)
+    z = np.random.default_rng(0).standard_normal((5, SIMS, sde.size))
+    kw = dict(n_agents=AGENTS, sims=SIMS, steps=5, dt=0.7, lr=0.1, scheme="exact", x0=1.0, stats=("spread",))
+    a = run_ensemble(alg, f, noise, noise_values=z, **kw)
+    b = run_ensemble(alg, f, noise, backend="torch", noise_values=torch.from_numpy(z), **kw)
+    np.testing.assert_allclose(a.final_state["x"], b.final_state["x"], rtol=1e-10)
+    tm = sde.transition(0.7)
+    flat = sde.layout.flatten(alg.init(np.ones((SIMS, AGENTS, DIM)), __import__("quorumsgd").algorithms.SIM_OPS))
+    chol = psd_factor(tm.cov)
+    for n in range(5):
+        flat = flat @ tm.matrix.T + tm.offset + z[n] @ chol.T
+    np.testing.assert_allclose(a.final_state["x"], sde.layout.unflatten(flat)["x"], rtol=1e-10, atol=1e-12)

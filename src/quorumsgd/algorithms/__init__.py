@@ -1,7 +1,7 @@
 """One definition of every algorithm of the paper, backend-agnostic (numpy, torch, SymPy).
 
 Continuous time (SDE drifts): :class:`SGD`, :class:`QSGD` (6), :class:`EASGD` (4)--(5),
-:class:`QuorumFilterSGD` (65), :class:`MomentumQSGD` (33)--(34), :class:`SDQSGD` (55), and the virtual
+:class:`QuorumFilterSGD` (65), :class:`MomentumQSGD` (33)--(34), :class:`MomentumEASGD` (continuous EAMSGD), :class:`SDQSGD` (55), and the virtual
 system :class:`CommonInputAgents` (19). Discrete time: :class:`QuorumIteration` and its named forms
 (41), (42)--(43), (3), and the Nesterov CNN algorithms of Sec. 6.
 """
@@ -18,7 +18,7 @@ from quorumsgd.algorithms.discrete import (
     sgd_iteration,
 )
 from quorumsgd.algorithms.easgd import EASGD, QuorumFilterSGD
-from quorumsgd.algorithms.momentum import MomentumQSGD
+from quorumsgd.algorithms.momentum import MomentumEASGD, MomentumQSGD
 from quorumsgd.algorithms.ops import SIM_OPS, STACKED_OPS, AgentOps
 from quorumsgd.algorithms.qsgd import QSGD, SGD, CommonInputAgents, noise_scale
 from quorumsgd.algorithms.sdqsgd import SDQSGD, best_agent_gains
@@ -35,6 +35,7 @@ __all__ = [
     "ContinuousAlgorithm",
     "DiscreteAlgorithm",
     "GradFn",
+    "MomentumEASGD",
     "MomentumQSGD",
     "QuorumFilterSGD",
     "QuorumIteration",

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, final
 
 from quorumsgd.algorithms.base import ContinuousAlgorithm, GradFn, State, zeros_like
-from quorumsgd.algorithms.coupling import mean_pull
+from quorumsgd.algorithms.coupling import common_input_pull, mean_pull, quorum_relaxation
 from quorumsgd.algorithms.ops import AgentOps, Array
 
 
@@ -48,4 +48,39 @@ class MomentumQSGD(ContinuousAlgorithm):
         return {
             "x": v + mean_pull(x, ops, self.coupling),
             "v": -self.damping * v - grad(x) + mean_pull(v, ops, self.velocity_coupling),
+        }
+
+
+@final
+@dataclass(frozen=True)
+class MomentumEASGD(ContinuousAlgorithm):
+    r"""EASGD with heavy-ball momentum (continuous EAMSGD): the elastic force acts on the position, as in (43).
+
+    .. math::
+        \dot{\mathbf x}^i=\mathbf v^i+k(\tilde{\mathbf x}-\mathbf x^i),\quad
+        \dot{\mathbf v}^i=-\gamma\mathbf v^i-\nabla f(\mathbf x^i),\quad
+        \dot{\tilde{\mathbf x}}=kp(\bar{\mathbf x}-\tilde{\mathbf x}).
+
+    Assembled from the same coupling primitives as :class:`~quorumsgd.algorithms.EASGD` and
+    :class:`MomentumQSGD`.
+    """
+
+    coupling: float = 1.0
+    damping: float = 1.0
+    filter_rate: float | None = None
+
+    state_fields: ClassVar[tuple[str, ...]] = ("x", "v", "quorum")
+    agent_fields: ClassVar[tuple[str, ...]] = ("x", "v")
+    noisy_field: ClassVar[str] = "v"
+
+    def init(self, x0: Array, ops: AgentOps) -> State:
+        return {"x": x0, "v": zeros_like(x0), "quorum": ops.mean(x0)}
+
+    def drift(self, state: State, grad: GradFn, ops: AgentOps, t: Any = 0.0) -> State:
+        x, v, quorum = state["x"], state["v"], state["quorum"]
+        rate = self.coupling * ops.n_agents(x) if self.filter_rate is None else self.filter_rate
+        return {
+            "x": v + common_input_pull(x, quorum, ops, self.coupling),
+            "v": -self.damping * v - grad(x),
+            "quorum": quorum_relaxation(quorum, x, ops, rate),
         }

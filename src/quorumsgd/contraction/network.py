@@ -31,55 +31,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, ClassVar, final
+from typing import Any
 
 import numpy as np
 
-from quorumsgd.algorithms import EASGD, QSGD, ContinuousAlgorithm, MomentumQSGD
-from quorumsgd.algorithms.base import GradFn, State, zeros_like
-from quorumsgd.algorithms.coupling import common_input_pull, quorum_relaxation
-from quorumsgd.algorithms.ops import STACKED_OPS, AgentOps, Array
+from quorumsgd.algorithms import EASGD, QSGD, ContinuousAlgorithm, MomentumEASGD, MomentumQSGD
+from quorumsgd.algorithms.base import State
+from quorumsgd.algorithms.ops import STACKED_OPS
 from quorumsgd.contraction.lmi import Certificate, certify
 from quorumsgd.errors import InvalidParameter
 from quorumsgd.parameters import validate_values
 
 NETWORK_ALGORITHMS: tuple[str, ...] = ("qsgd", "easgd", "momentum_qsgd", "momentum_easgd")
 
-
-@final
-@dataclass(frozen=True)
-class MomentumEASGD(ContinuousAlgorithm):
-    r"""EASGD with heavy-ball momentum (continuous EAMSGD): the elastic force acts on the position, as in (43).
-
-    .. math::
-        \dot{\mathbf x}^i=\mathbf v^i+k(\tilde{\mathbf x}-\mathbf x^i),\quad
-        \dot{\mathbf v}^i=-\gamma\mathbf v^i-\nabla f(\mathbf x^i),\quad
-        \dot{\tilde{\mathbf x}}=kp(\bar{\mathbf x}-\tilde{\mathbf x}).
-
-    :mod:`quorumsgd.algorithms` has no continuous EAMSGD yet; this one is assembled from the same coupling
-    primitives as :class:`~quorumsgd.algorithms.EASGD` and :class:`~quorumsgd.algorithms.MomentumQSGD` and
-    belongs in ``algorithms/momentum.py``.
-    """
-
-    coupling: float = 1.0
-    damping: float = 1.0
-    filter_rate: float | None = None
-
-    state_fields: ClassVar[tuple[str, ...]] = ("x", "v", "quorum")
-    agent_fields: ClassVar[tuple[str, ...]] = ("x", "v")
-    noisy_field: ClassVar[str] = "v"
-
-    def init(self, x0: Array, ops: AgentOps) -> State:
-        return {"x": x0, "v": zeros_like(x0), "quorum": ops.mean(x0)}
-
-    def drift(self, state: State, grad: GradFn, ops: AgentOps, t: Any = 0.0) -> State:
-        x, v, quorum = state["x"], state["v"], state["quorum"]
-        rate = self.coupling * ops.n_agents(x) if self.filter_rate is None else self.filter_rate
-        return {
-            "x": v + common_input_pull(x, quorum, ops, self.coupling),
-            "v": -self.damping * v - grad(x),
-            "quorum": quorum_relaxation(quorum, x, ops, rate),
-        }
 
 
 def network_algorithm(name: str, params: Mapping[str, float]) -> ContinuousAlgorithm:
