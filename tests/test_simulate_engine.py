@@ -280,3 +280,16 @@ def test_exact_scheme_agrees_between_backends_and_with_its_transition():
     for n in range(5):
         flat = flat @ tm.matrix.T + tm.offset + z[n] @ chol.T
     np.testing.assert_allclose(a.final_state["x"], sde.layout.unflatten(flat)["x"], rtol=1e-10, atol=1e-12)
+
+
+def test_burn_in_from_transient_rates():
+    f, noise = Quadratic.isotropic(2, 0.5), GaussianNoise.isotropic(2, 1.0)
+    kw = dict(n_agents=3, sims=4, steps=3000, stats=("center_error",))
+    r = run_ensemble(QSGD(coupling=2.0), f, noise, dt=0.01, lr=0.1, burn_in_rates=[0.5, 2.5], **kw)
+    assert r.params["burn_in"] == 1382  # ln(1000) / 0.5 / 0.01
+    d = run_ensemble(qsgd_iteration(lr=0.05, coupling=2.0), f, noise, burn_in_rates=[0.5], **kw)
+    assert d.params["burn_in"] == 277  # one iteration lasts lr = 0.05
+    with pytest.raises(InvalidParameter, match="burn_in"):
+        run_ensemble(QSGD(coupling=2.0), f, noise, dt=0.01, lr=0.1, burn_in=5, burn_in_rates=[1.0], **kw)
+    with pytest.raises(InvalidParameter, match="rates"):
+        run_ensemble(QSGD(coupling=2.0), f, noise, dt=0.01, lr=0.1, burn_in_rates=[0.0], **kw)

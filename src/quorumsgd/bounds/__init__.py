@@ -53,8 +53,18 @@ def theorem(name: str) -> Theorem:
     return _FACTORIES[name]()
 
 
-def evaluate(name: str, **params: Any) -> BoundResult:
-    """Evaluate a theorem by name; ``stability`` also takes ``algorithm="qsgd" | "easgd"``."""
+def evaluate(name: str, metric: str = "paper", **params: Any) -> BoundResult:
+    """Evaluate a theorem by name; ``stability`` also takes ``algorithm="qsgd" | "easgd"``.
+
+    ``metric="lmi"`` (Thm 5.2, Thm 5.3; needs ``smoothness``) uses LMI-certified metrics in the same
+    composition instead of the paper's (:mod:`quorumsgd.bounds.lmi_metric`).
+    """
+    if metric not in ("paper", "lmi"):
+        raise InvalidParameter("metric", "be 'paper' or 'lmi'", metric, name)
+    if metric == "lmi":
+        from quorumsgd.bounds.lmi_metric import evaluate_lmi
+
+        return evaluate_lmi(name, **params)
     if name == "stability":
         return stability(**params)
     return theorem(name).evaluate(**params)
@@ -200,7 +210,17 @@ def lemma5_2(*, strong_convexity: Any, coupling: Any, n_agents: Any) -> BoundRes
 
 
 def thm5_2(
-    *, n_agents: Any, lr: Any, batch_size: Any, sigma2: Any, dim: Any, q: Any, strong_convexity: Any, coupling: Any
+    *,
+    n_agents: Any,
+    lr: Any,
+    batch_size: Any,
+    sigma2: Any,
+    dim: Any,
+    q: Any,
+    strong_convexity: Any,
+    coupling: Any,
+    metric: str = "paper",
+    smoothness: Any = None,
 ) -> BoundResult:
     r"""Thm 5.2 (51), EASGD: :math:`\frac{\sqrt p(p-1)\eta Q\sigma^2\sqrt n}{4pb\lambda_E(k+\lambda)}+\sqrt{\frac{\eta\sigma^2}{2b\lambda_E}}`.
 
@@ -208,9 +228,14 @@ def thm5_2(
     ...            coupling=1.0)
     >>> round(r.value, 6)
     0.572061
+
+    ``metric="lmi"`` (with ``smoothness``) uses an LMI-certified metric in the same composition.
     """
+    extra = {} if smoothness is None else {"smoothness": smoothness}
     return evaluate(
         "thm5.2",
+        metric=metric,
+        **extra,
         n_agents=n_agents,
         lr=lr,
         batch_size=batch_size,
@@ -255,6 +280,7 @@ def thm5_3(
     coupling: Any,
     damping: Any,
     metric_a: Any = None,
+    metric: str = "paper",
 ) -> BoundResult:
     r"""Thm 5.3 (54), QSGD with momentum: :math:`\frac{\chi(\Theta)(p-1)\eta Q\sigma^2\sqrt n}{4pb\lambda_m\lambda_s}+\sqrt{\frac{\eta\sigma^2}{2bp\beta_{\min}\lambda_m}}`.
 
@@ -267,6 +293,8 @@ def thm5_3(
     """
     return evaluate(
         "thm5.3",
+        metric=metric,
+        **({} if metric == "lmi" else {"metric_a": metric_a}),
         n_agents=n_agents,
         lr=lr,
         batch_size=batch_size,
@@ -277,7 +305,6 @@ def thm5_3(
         smoothness=smoothness,
         coupling=coupling,
         damping=damping,
-        metric_a=metric_a,
     )
 
 

@@ -52,21 +52,27 @@ def agent_noise_bound() -> sympy.Expr:
     return lr * sigma2 / b
 
 
-def synchronization_spread(rate: sympy.Expr) -> sympy.Expr:
+def synchronization_spread(
+    rate: sympy.Expr, noise_weight: sympy.Expr = sympy.Integer(1), beta_min: sympy.Expr = sympy.Integer(1)
+) -> sympy.Expr:
     r"""Lemma 3.1's chain: Thm 2.1 for each pair of agents (same virtual system, independent noises),
-    summed over ordered pairs of distinct agents, through the pair-sum identity (Euclidean metric).
+    summed over ordered pairs of distinct agents, through the pair-sum identity.
 
-    ``lr`` stands for the agents' mean learning rate: with per-agent rates :math:`C_i=\eta_i\sigma^2/b` the
-    pair bound is :math:`(C_i+C_j)/(2\lambda)` and :math:`\sum_{i\ne j}(C_i+C_j)=2(p-1)\sum_iC_i` (Sec. 3.4).
+    The virtual system contracts at ``rate`` in a metric :math:`\mathbf M\succeq\beta_{\min}\mathbf I` whose
+    block on the noisy coordinate is ``noise_weight`` (the paper: Euclidean, both 1). ``lr`` stands for the
+    agents' mean learning rate: with per-agent rates :math:`C_i=\eta_i\sigma^2/b` the pair bound is
+    :math:`(C_i+C_j)/(2\lambda\beta_{\min})` and :math:`\sum_{i\ne j}(C_i+C_j)=2(p-1)\sum_iC_i` (Sec. 3.4).
     """
-    total_noise = p * agent_noise_bound()  # sum_i C_i with C_i = eta_i sigma^2 / b and mean eta = lr
-    pair_sum = blocks.distinct_pair_noise_sum(total_noise, p) / (2 * rate)  # sum_{i!=j} (C_i+C_j)/(2 rate)
+    total_noise = p * noise_weight * agent_noise_bound()  # sum_i C_i, C_i = eta_i M_jj sigma^2 / b, mean eta = lr
+    pair_sum = blocks.distinct_pair_noise_sum(total_noise, p) / (2 * rate * beta_min)  # sum_{i!=j} pair bounds
     return sympy.simplify(blocks.spread_from_pair_sum(pair_sum, p))
 
 
-def disturbance_bound(rate: sympy.Expr) -> sympy.Expr:
+def disturbance_bound(
+    rate: sympy.Expr, noise_weight: sympy.Expr = sympy.Integer(1), beta_min: sympy.Expr = sympy.Integer(1)
+) -> sympy.Expr:
     r"""Thm 3.2 (31): the Taylor bound (30) applied to the synchronization spread at rate ``rate``."""
-    return sympy.simplify(blocks.taylor_disturbance(synchronization_spread(rate), q, n, p))
+    return sympy.simplify(blocks.taylor_disturbance(synchronization_spread(rate, noise_weight, beta_min), q, n, p))
 
 
 def sync_rate_strongly_convex() -> sympy.Expr:
@@ -299,13 +305,40 @@ def lemma5_2() -> Theorem:
     )
 
 
+METRIC = {name: sympy.Symbol(name, positive=True) for name in (
+    "metric_chi", "metric_beta_min", "metric_rate", "metric_noise_weight",
+    "sync_rate", "sync_noise_weight", "sync_beta_min",
+)}
+"""Symbols of a generic contraction metric: the convergence metric (chi, beta_min, rate, M on the noisy
+coordinate) and the synchronization metric (rate, M on the noisy coordinate, beta_min)."""
+
+
+def convergence_terms(sync_rate: sympy.Expr, sync_weight: sympy.Expr, sync_beta: sympy.Expr, chi: sympy.Expr,
+                      beta_min: sympy.Expr, rate: sympy.Expr, noise_weight: sympy.Expr) -> dict[str, sympy.Expr]:
+    r"""Thm 5.1--5.3's common composition for any contraction metrics.
+
+    * disturbance: Lemma 2.1 with :math:`\chi` and the :math:`\boldsymbol\epsilon` bound (31) at the
+      synchronization rate;
+    * noise: Cor 2.1 for the center of mass (29) with :math:`C=\frac{\eta}{bp}M_{jj}\sigma^2`, then Jensen.
+    """
+    disturbance = blocks.robustness_distance(chi, disturbance_bound(sync_rate, sync_weight, sync_beta), rate)
+    noise = blocks.jensen(blocks.mean_square_gap(center_of_mass_noise(noise_weight), 0, rate, beta_min))
+    return {"disturbance": disturbance, "noise": noise}
+
+
+def generic_convergence_terms() -> dict[str, sympy.Expr]:
+    """:func:`convergence_terms` with every metric quantity a symbol of :data:`METRIC`."""
+    m = METRIC
+    return convergence_terms(m["sync_rate"], m["sync_noise_weight"], m["sync_beta_min"], m["metric_chi"],
+                             m["metric_beta_min"], m["metric_rate"], m["metric_noise_weight"])
+
+
 @cache
 def thm5_2() -> Theorem:
     lam_e = symbolic.derive("lemma5.2").rate_bound
     sync = sync_rate_strongly_convex()
     chi, beta_min, metric = _metric_chi_beta("lemma5.2")
-    disturbance = blocks.robustness_distance(chi, disturbance_bound(sync), lam_e)
-    noise = blocks.jensen(blocks.mean_square_gap(center_of_mass_noise(metric[0, 0]), 0, lam_e, beta_min))
+    terms = convergence_terms(sync, sympy.Integer(1), sympy.Integer(1), chi, beta_min, lam_e, metric[0, 0])
     return Theorem(
         name="thm5.2",
         title="EASGD convergence",
@@ -313,7 +346,7 @@ def thm5_2() -> Theorem:
         statement=r"\mathbb E\|\mathbf X-\mathbf X^*\|\le\frac{\sqrt p\,(p-1)\eta Q\sigma^2\sqrt n}{4pb\lambda_E(k+\lambda)}"
         r"+\sqrt{\frac{\eta C}{2bp\lambda_E}},\ C=p\sigma^2",
         parameters=("n_agents", "lr", "batch_size", "sigma2", "dim", "q", "strong_convexity", "coupling"),
-        terms={"disturbance": sympy.simplify(disturbance), "noise": sympy.simplify(noise)},
+        terms={k: sympy.simplify(v) for k, v in terms.items()},
         transient_rates={"convergence": lam_e, "synchronization": sync},
         hypotheses=lemma5_2().hypotheses,
         derivation=(
@@ -429,8 +462,8 @@ def thm5_3() -> Theorem:
     constants = symbolic.lemma53_metric_constants()
     metric = symbolic.derive("lemma5.3").metric
     m_vv = metric[1, 1]  # the noise enters the velocity equation
-    disturbance = blocks.robustness_distance(constants["chi"], disturbance_bound(lam_s), lam_m)
-    noise = blocks.jensen(blocks.mean_square_gap(center_of_mass_noise(m_vv), 0, lam_m, constants["beta_min"]))
+    terms = convergence_terms(lam_s, sympy.Integer(1), sympy.Integer(1), constants["chi"], constants["beta_min"],
+                              lam_m, m_vv)
     return Theorem(
         name="thm5.3",
         title="QSGD with momentum convergence",
@@ -450,7 +483,7 @@ def thm5_3() -> Theorem:
             "damping",
         ),
         optional={"metric_a": None},
-        terms={"disturbance": disturbance, "noise": noise},
+        terms=terms,
         transient_rates={"convergence": lam_m, "synchronization": lam_s},
         hypotheses=_lemma53_hypotheses(),
         prepare=_thm53_prepare_bound_optimal,

@@ -18,7 +18,7 @@ from quorumsgd import bounds
 from quorumsgd.errors import InvalidParameter
 from quorumsgd.parameters import PARAMETERS, validate_values
 
-_FIXED = ("name", "list_", "json_", "algorithm")
+_FIXED = ("name", "list_", "json_", "algorithm", "metric")
 
 
 def _theorem_parameters(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -68,7 +68,7 @@ def _print_result(console: Console, result: bounds.BoundResult) -> None:
 
 
 def _bound_command(**kwargs: Any) -> None:
-    name, list_, json_, algorithm = (kwargs.pop(k) for k in _FIXED)
+    name, list_, json_, algorithm, metric = (kwargs.pop(k) for k in _FIXED)
     console = Console()
     if list_:
         _list_theorems(console)
@@ -80,6 +80,15 @@ def _bound_command(**kwargs: Any) -> None:
     required, optional = _theorem_parameters(name)
     given = {k: v for k, v in kwargs.items() if v is not None}
     validate_values(given, where=name)  # domain errors first: they name the offending flag's value
+    if metric not in ("paper", "lmi"):
+        raise InvalidParameter("--metric", "be paper or lmi", metric)
+    if metric == "lmi":  # thm5.2 / thm5.3 with certified metrics: its own parameter list (adds smoothness)
+        result = bounds.evaluate(name, metric="lmi", **given)
+        if json_:
+            print(json.dumps(result.to_json()))
+        else:
+            _print_result(console, result)
+        return
     for key in given:
         if key not in required and key not in optional:
             takes = " ".join(PARAMETERS[p].flag for p in (*required, *optional) if p in PARAMETERS)
@@ -117,6 +126,12 @@ def _signature() -> inspect.Signature:
             inspect.Parameter.KEYWORD_ONLY,
             annotation=bool,
             default=typer.Option(False, "--json", help="print one JSON object"),
+        ),
+        inspect.Parameter(
+            "metric",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=str,
+            default=typer.Option("paper", "--metric", help="thm5.2 / thm5.3: paper or lmi (certified metric)"),
         ),
         inspect.Parameter(
             "algorithm",

@@ -53,6 +53,7 @@ from quorumsgd.simulate.measures import MEASURES, REQUIRED_FIELDS, Measure, Meas
 from quorumsgd.simulate.noise_stream import NoiseStream
 from quorumsgd.simulate.oracle import linearize, psd_factor
 from quorumsgd.simulate.result import EnsembleResult
+from quorumsgd.simulate.schedules import burn_in_steps
 from quorumsgd.simulate.statistics import TimeAverage, summarize
 
 DEFAULT_STATS = ("center_error", "spread")
@@ -375,6 +376,8 @@ def run_ensemble(
     batch_size: float | Sequence[float] | np.ndarray = 1.0,
     x0: Any = 0.0,
     burn_in: int = 0,
+    burn_in_rates: Sequence[float] | None = None,
+    burn_in_tolerance: float = 1e-3,
     stats: Sequence[str | tuple[str, Measure]] = DEFAULT_STATS,
     record_every: int = 1,
     time_batches: int = 1,
@@ -409,8 +412,11 @@ def run_ensemble(
             for discrete ones ``lr`` overrides the iteration's learning rate.
         x0: initial positions, broadcastable to ``(sims, agents, dim)``, or ``f(rng, shape)`` (see
             :func:`uniform_box`).
-        burn_in: steps discarded before the stationary time averages (see
-            :func:`quorumsgd.simulate.schedules.burn_in_steps` to derive it from a theorem's transient rates).
+        burn_in: steps discarded before the stationary time averages.
+        burn_in_rates, burn_in_tolerance: instead of ``burn_in``, a theorem's transient rates (e.g. a bound's
+            ``transient_rates``): the burn-in is the time after which the slowest transient
+            :math:`e^{-r_{\min}t}` is below ``burn_in_tolerance`` (:func:`~quorumsgd.simulate.schedules.burn_in_steps`;
+            one iteration of a discrete algorithm lasts :math:`\eta`).
         stats: names from :data:`quorumsgd.simulate.measures.MEASURES` or ``(name, fn)`` pairs.
         record_every, time_batches: thinning of the stationary window; time batches per simulation.
         trace_every: record the mean of each statistic every this many steps (loss-vs-iteration curves).
@@ -455,6 +461,10 @@ def _validate(algorithm: Any, objective: Objective, noise: NoiseModel | None, gi
     kw["sims"] = _positive_int(kw["sims"], "sims")
     steps = kw["steps"] = _positive_int(kw["steps"], "steps")
     kw["burn_in"] = _positive_int(kw["burn_in"], "burn_in", 0)
+    if kw["burn_in_rates"] is not None:
+        if kw["burn_in"]:
+            raise InvalidParameter("burn_in", "0 when burn_in_rates is given", kw["burn_in"], "run_ensemble")
+        kw["burn_in"] = burn_in_steps(kw["burn_in_rates"], _step_time(algorithm, kw), kw["burn_in_tolerance"])
     if kw["burn_in"] >= steps:
         raise InvalidParameter("burn_in", f"< steps = {steps}", kw["burn_in"], "run_ensemble")
     kw["record_every"] = _positive_int(kw["record_every"], "record_every")
@@ -520,6 +530,19 @@ def _validate(algorithm: Any, objective: Objective, noise: NoiseModel | None, gi
     if kw["rng"] not in ("torch", "numpy"):
         raise InvalidParameter("rng", "'torch' or 'numpy'", kw["rng"], "run_ensemble")
     return kw
+
+
+def _step_time(algorithm: Any, kw: dict[str, Any]) -> float:
+    """Duration of one step in the SDE's time: ``dt``, or the learning rate of a discrete iteration (t = eta n)."""
+    if isinstance(algorithm, ContinuousAlgorithm):
+        if kw["dt"] is None or not float(kw["dt"]) > 0:
+            raise InvalidParameter("dt", "> 0 for a continuous algorithm", kw["dt"], "run_ensemble")
+        return float(kw["dt"])
+    lr = kw["lr_schedule"](0) if kw["lr_schedule"] is not None else kw["lr"]
+    lr = getattr(algorithm, "lr", None) if lr is None else lr
+    if lr is None:
+        raise InvalidParameter("lr", "known to convert burn_in_rates into iterations", None, "run_ensemble")
+    return float(np.min(lr))
 
 
 def _lr_function(kw: dict[str, Any], n_agents: int) -> Callable[[int], Any]:

@@ -196,7 +196,6 @@ class Trainer:
             if keep is not None:
                 grads, losses, errors, sums, order, lr, ids = (
                     v[keep] for v in (grads, losses, errors, sums, order, lr, ids))
-                masks = None  # not used after this point
             self._update_ema()
             self.state = self.iteration.apply(self.state, grads, self.ops, lr=lr)
             self._ema_pending = self.ema is not None
@@ -308,7 +307,7 @@ class Trainer:
         if batch_sums is not None:
             table[ids, len(METRICS) : len(METRICS) + 2] = batch_sums / self.n_batches
         deviation = x - ops.expand(mean)
-        table[ids, -1] = deviation.pow(2).sum(dim=1).to(torch.float64)
+        table[ids, -1] = deviation.to(torch.float64).pow(2).sum(dim=1)
         table = self.topology.sum(table).cpu().numpy()
         table[: cfg.n_agents][~self.active] = np.nan
         if batch_sums is None:
