@@ -163,17 +163,28 @@ class Backend:
         return contextlib.nullcontext()
 
     def single_threaded_blas(self) -> Any:
-        """Keep BLAS (numpy's matmul) on one thread while the noise workers use the other cores.
+        """Keep BLAS (numpy's matmul) and torch's CPU kernels on one thread while the noise workers use the
+        other cores.
 
-        OpenBLAS threads spinning against the noise threads made ``x @ A`` 7x slower in measurements here.
+        Threads spinning against the noise threads made ``x @ A`` 7x slower in measurements here (OpenBLAS),
+        and a torch CPU step 10x slower (intra-op threads).
         """
         import contextlib
 
+        stack = contextlib.ExitStack()
         try:
             from threadpoolctl import threadpool_limits
+
+            stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
         except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn, a dependency
-            return contextlib.nullcontext()
-        return threadpool_limits(limits=1, user_api="blas")
+            pass
+        if self.is_torch and not self.is_cuda:
+            import torch
+
+            previous = torch.get_num_threads()
+            torch.set_num_threads(1)
+            stack.callback(torch.set_num_threads, previous)
+        return stack
 
     def errstate(self) -> Any:
         """Silence overflow warnings: a diverging simulation is detected and flagged, not warned about."""

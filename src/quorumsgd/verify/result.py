@@ -102,7 +102,11 @@ class CheckResult:
         direction: str = "upper",
         **extra: Any,
     ) -> CheckResult:
-        tight = mean / bound if direction == "upper" else (bound / mean if mean > 0 else float("inf"))
+        if direction == "upper":
+            # One agent has zero spread and a zero bound: a tight, trivially satisfied case.
+            tight = mean / bound if bound > 0 else (0.0 if mean == 0 else float("inf"))
+        else:
+            tight = bound / mean if mean > 0 else float("inf")
         return cls(
             name=name,
             statistic=statistic,
