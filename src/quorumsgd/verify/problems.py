@@ -4,7 +4,7 @@ r"""Problems that satisfy a theorem's hypotheses: an objective with known consta
 Example:
     >>> p = Problem.logcosh(dim=3, n_agents=4, coupling=1.0)
     >>> p.strong_convexity, p.smoothness, round(p.q, 4), p.sigma2
-    (0.5, 1.5, 0.3849, 1.0)
+    (0.5, 1.5, 0.7698, 1.0)
 """
 
 from __future__ import annotations
