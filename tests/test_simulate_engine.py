@@ -11,6 +11,7 @@ from quorumsgd.algorithms import (
     QSGD,
     SDQSGD,
     SGD,
+    MomentumEASGD,
     MomentumQSGD,
     QuorumFilterSGD,
     easgd_iteration,
@@ -47,6 +48,7 @@ CONTINUOUS = {
     "qsgd": QSGD(coupling=2.0),
     "easgd": EASGD(coupling=1.5),
     "momentum": MomentumQSGD(coupling=1.0, damping=2.0, velocity_coupling=0.5),
+    "momentum_easgd": MomentumEASGD(coupling=1.0, damping=2.0),
     "sdqsgd": SDQSGD(gains=_sd_gains),
     "quorum_filter": QuorumFilterSGD(coupling=1.0, quorum_dynamics=lambda q, x, ops, t: 2.0 * (ops.mean(x) - q)
                                      - 0.1 * (ops.mean(x) - q) ** 3),
@@ -68,7 +70,7 @@ def _stats_for(alg):
     stats = ["center_error", "spread", "disturbance", "center_loss", "agent_loss"]
     if "quorum" in example:
         stats += ["quorum_error", "center_quorum_error"]
-    if "v" in example and isinstance(alg, MomentumQSGD):
+    if "v" in example and isinstance(alg, (MomentumQSGD, MomentumEASGD)):
         stats += ["center_velocity_error"]
     return stats
 
@@ -76,7 +78,7 @@ def _stats_for(alg):
 def _run(alg, backend, noise, z, **extra):
     kw = dict(n_agents=AGENTS, sims=SIMS, steps=STEPS, x0=uniform_box(-2, 2), seed=3, noise_values=z,
               stats=_stats_for(alg), burn_in=10, trace_every=10, backend=backend, dtype="float64")
-    if isinstance(alg, (SGD, QSGD, EASGD, MomentumQSGD, SDQSGD, QuorumFilterSGD)):
+    if isinstance(alg, (SGD, QSGD, EASGD, MomentumQSGD, MomentumEASGD, SDQSGD, QuorumFilterSGD)):
         kw.update(dt=0.05, lr=np.array([0.1, 0.2, 0.3, 0.4]), batch_size=2.0)
     if getattr(alg, "pull", None) == "state_dependent":
         kw["gains"] = BestAgentGains(coupling=2.0, tau=5.0, magnification=3.0, period=15, objective=OBJ)

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from quorumsgd.algorithms import EASGD, QSGD, SGD, MomentumQSGD, easgd_iteration, qsgd_iteration
+from quorumsgd.algorithms import (
+    EASGD,
+    QSGD,
+    SGD,
+    MomentumEASGD,
+    MomentumQSGD,
+    easgd_iteration,
+    qsgd_iteration,
+)
 from quorumsgd.objectives import GaussianNoise, LogCosh, Quadratic, UniformNoise
 from quorumsgd.simulate import (
     GaussianLaw,
@@ -83,7 +91,8 @@ def test_weak_order_one_of_euler_maruyama_exactly():
 
 
 @pytest.mark.parametrize("alg", [QSGD(coupling=2.0), SGD(), EASGD(coupling=1.0),
-                                 MomentumQSGD(coupling=1.0, damping=2.0, velocity_coupling=0.5)],
+                                 MomentumQSGD(coupling=1.0, damping=2.0, velocity_coupling=0.5),
+                                 MomentumEASGD(coupling=1.0, damping=2.0)],
                          ids=lambda a: type(a).__name__)
 def test_engine_stationary_spread_and_center_match_the_exact_em_chain(alg):
     """No discretization bias in the comparison: the oracle is the exact law of the simulated chain."""

@@ -15,7 +15,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quorumsgd import bounds
-from quorumsgd.strategies import bound_parameters, easgd_problems, momentum_problems, qsgd_problems
+from quorumsgd.strategies import (
+    bound_parameters,
+    easgd_problems,
+    lemma31_slack_problems,
+    momentum_problems,
+    qsgd_problems,
+)
 from quorumsgd.verify.checks import CHECKS, Settings
 from quorumsgd.verify.problems import Problem
 
@@ -30,10 +36,16 @@ def _log(result: object) -> None:
             fh.write(json.dumps(result.to_json()) + "\n")  # type: ignore[attr-defined]
 
 
-def _assert_case(name: str, problem: Problem, seed: int, base: Settings) -> None:
+def _assert_case(name: str, problem: Problem, seed: int, base: Settings, tight: bool = False) -> None:
     result = CHECKS[name](problem, Settings(**{**base.__dict__, "seed": seed}))
     _log(result)
     assert result.details.get("diverged", 0) == 0, f"{name}: simulation diverged for {problem.spec}"
+    if tight:  # the bound can be attained: only a significant violation (lower confidence > bound) is a failure
+        assert result.verdict != "violated", (
+            f"{name} VIOLATED: lower confidence {result.lower_confidence:.6g} > bound {result.bound:.6g}; "
+            f"reproduce with {json.dumps(result.params)}"
+        )
+        return
     assert result.upper_confidence <= result.bound, (
         f"{name} VIOLATED: upper confidence {result.upper_confidence:.6g} > bound {result.bound:.6g} "
         f"(measured {result.measured:.6g} ± {result.stderr:.3g}); reproduce with {json.dumps(result.params)}"
@@ -62,9 +74,15 @@ def test_valid_parameters_give_finite_bounds(name: str, data: st.DataObject) -> 
 
 
 @settings(max_examples=4)
-@given(problem=qsgd_problems(), seed=seeds)
+@given(problem=lemma31_slack_problems(), seed=seeds)
 def test_lemma31_measured_below_bound(problem: Problem, seed: int) -> None:
     _assert_case("lemma3.1", problem, seed, FAST)
+
+
+@settings(max_examples=3)
+@given(problem=qsgd_problems(), seed=seeds)
+def test_lemma31_never_significantly_violated(problem: Problem, seed: int) -> None:
+    _assert_case("lemma3.1", problem, seed, FAST, tight=True)
 
 
 @settings(max_examples=4)
@@ -106,7 +124,7 @@ SLOW_CASES = int(os.environ.get("QUORUMSGD_SLOW_CASES", "300"))
 @pytest.mark.parametrize(
     ("name", "strategy"),
     [
-        ("lemma3.1", qsgd_problems()),
+        ("lemma3.1", lemma31_slack_problems()),
         ("thm3.2", qsgd_problems(objectives=("logcosh",))),
         ("thm5.1", qsgd_problems()),
         ("sgd", qsgd_problems()),
@@ -119,5 +137,15 @@ def test_thorough_measured_below_bound(name: str, strategy: st.SearchStrategy[Pr
     @given(problem=strategy, seed=seeds)
     def run(problem: Problem, seed: int) -> None:
         _assert_case(name, problem, seed, THOROUGH)
+
+    run()
+
+
+@pytest.mark.slow
+def test_thorough_lemma31_tight_regime_not_violated() -> None:
+    @settings(max_examples=SLOW_CASES)
+    @given(problem=qsgd_problems(), seed=seeds)
+    def run(problem: Problem, seed: int) -> None:
+        _assert_case("lemma3.1", problem, seed, THOROUGH, tight=True)
 
     run()
