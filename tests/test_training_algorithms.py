@@ -113,3 +113,12 @@ def test_plateau_schedule_drops_each_agents_rate():
     assert rates[0] == rates[1] == [0.1] * 3 and rates[2] == pytest.approx([0.02] * 3)
     assert results["history"][2]["lr_drops"] == results["history"][3]["lr_drops"] == [0, 1, 2]
     assert trainer.schedule.lr.tolist() == pytest.approx([0.01] * 3)
+
+
+def test_qsgd_ema_horizon_zero_reports_the_mean_and_a_longer_horizon_lags():
+    instant = Trainer(tiny(algo="qsgd", epochs=1, ema_epochs=0.0))
+    assert instant.run()["history"][-1]["quorum_mean_distance"] == pytest.approx(0.0, abs=1e-6)
+    assert instant.ema_decay == 0.0
+    lagging = Trainer(tiny(algo="qsgd", epochs=1, ema_epochs=1.0))
+    assert lagging.ema_decay == pytest.approx(math.exp(-1 / 8))  # 256 samples / 32 = 8 batches per epoch
+    assert lagging.run()["history"][-1]["quorum_mean_distance"] > 0.0

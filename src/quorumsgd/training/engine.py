@@ -205,6 +205,12 @@ class Trainer:
                 progress.update(1)
         return sums
 
+    @property
+    def ema_decay(self) -> float:
+        """Per-step EMA decay :math:`d=e^{-1/(h\\,n_b)}`, :math:`h` = ``ema_epochs`` (0 when h is 0)."""
+        horizon = self.config.ema_epochs * self.n_batches
+        return math.exp(-1.0 / horizon) if horizon > 0 else 0.0
+
     def _update_ema(self) -> None:
         """Fold the latest mean into the reported EMA quorum, q <- d q + (1 - d) x-bar.
 
@@ -212,7 +218,7 @@ class Trainer:
         so that an agent that has just left the finite numbers never enters the EMA.
         """
         if self._ema_pending and self.ema is not None:
-            decay = self.config.ema_decay
+            decay = self.ema_decay
             self.ema = decay * self.ema + (1.0 - decay) * self.ops.mean(self.state["x"])
         self._ema_pending = False
 
