@@ -19,6 +19,21 @@ settings.register_profile(
 settings.load_profile(os.environ.get("QUORUMSGD_HYPOTHESIS_PROFILE", "default"))
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread_for_training(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """Training tests use tiny tensors: OpenMP wake-ups cost more than the work, and xdist runs a worker
+    per core, so they run torch single-threaded."""
+    if not request.module.__name__.split(".")[-1].startswith("test_training"):
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def _cuda_available() -> bool:
     try:
         import torch

@@ -21,13 +21,6 @@ def tiny(**changes) -> TrainConfig:
     return TrainConfig(**{**TINY, **changes})
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny tensors: OpenMP wake-ups cost more than the work (10x here), and xdist runs a worker per core.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

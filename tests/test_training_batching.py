@@ -13,13 +13,6 @@ from quorumsgd.training.rng import dropout_masks
 CONFIG = NetworkConfig(widths=(3, 5, 4), dropout=0.5)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny tensors: OpenMP wake-ups cost more than the work, and xdist runs a worker per core.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def reference(flat_row: torch.Tensor, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from quorumsgd.cli import main
 from quorumsgd.training.table1 import easgd_wm_wins, format_table1
@@ -22,13 +21,6 @@ PAPER_ERRORS = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny tensors: OpenMP wake-ups cost more than the work, and xdist runs a worker per core.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def test_train_writes_results_plots_and_checkpoint(tmp_path, capsys):

@@ -16,13 +16,6 @@ from quorumsgd.training.results import to_json_ready
 TINY = dict(widths=(4, 8, 8), batch_size=32, max_train=192, max_eval=96, image_size=8, lr=0.1, n_agents=3)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny tensors: OpenMP wake-ups cost more than the work, and xdist runs a worker per core.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def without_timings(history: list[dict]) -> list[dict]:
