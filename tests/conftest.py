@@ -34,6 +34,23 @@ def _one_torch_thread_for_training(request: pytest.FixtureRequest):  # type: ign
     torch.set_num_threads(previous)
 
 
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """Run ``quorumsgd ARGS...`` in-process; returns (exit code, stdout, stderr)."""
+    from quorumsgd.cli import main
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        try:
+            main(list(argv))
+            code = 0
+        except SystemExit as stop:
+            code = int(stop.code or 0)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
+
+
 def _cuda_available() -> bool:
     try:
         import torch

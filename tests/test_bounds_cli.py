@@ -4,26 +4,16 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
 from quorumsgd import bounds
-from quorumsgd.cli import main
 
 FLAGS = {
     "thm5.1": dict(n_agents=8, coupling=2, lr=0.1, batch_size=32, sigma2=4, dim=10, q=1, strong_convexity=0.5),
 }
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as stop:
-        code = int(stop.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def as_flags(params: dict[str, float]) -> list[str]:
@@ -127,9 +117,9 @@ INDEPENDENT = {
 
 
 @pytest.mark.parametrize("name", sorted(INDEPENDENT))
-def test_json_matches_independent_evaluation(capsys: pytest.CaptureFixture[str], name: str) -> None:
+def test_json_matches_independent_evaluation(run_cli: Callable[..., tuple[int, str, str]], name: str) -> None:
     params, formula = INDEPENDENT[name]
-    code, out, _ = run(capsys, "bound", name, "--json", *as_flags(params))
+    code, out, _ = run_cli("bound", name, "--json", *as_flags(params))
     assert code == 0
     obj = json.loads(out)
     for key in ("name", "value", "terms", "latex", "transient_rates", "hypotheses"):
@@ -140,7 +130,7 @@ def test_json_matches_independent_evaluation(capsys: pytest.CaptureFixture[str],
 
 
 @pytest.mark.parametrize("name", ["lemma5.3", "thm5.3", "stability"])
-def test_json_for_theorems_with_chosen_metric(capsys: pytest.CaptureFixture[str], name: str) -> None:
+def test_json_for_theorems_with_chosen_metric(run_cli: Callable[..., tuple[int, str, str]], name: str) -> None:
     params = {
         "lemma5.3": dict(strong_convexity=1.0, smoothness=4.0, damping=3.0, coupling=10.0),
         "thm5.3": dict(
@@ -157,7 +147,7 @@ def test_json_for_theorems_with_chosen_metric(capsys: pytest.CaptureFixture[str]
         ),
         "stability": dict(lr=0.1, curvature=1.0, coupling=0.5, n_agents=10),
     }[name]
-    code, out, _ = run(capsys, "bound", name, "--json", *as_flags(params))
+    code, out, _ = run_cli("bound", name, "--json", *as_flags(params))
     assert code == 0
     obj = json.loads(out)
     assert obj["value"] == pytest.approx(bounds.evaluate(name, **params).value, rel=1e-10)
@@ -254,22 +244,22 @@ BAD = [
 
 
 @pytest.mark.parametrize(("argv", "needle"), BAD)
-def test_bad_input_exits_2_with_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], needle: str) -> None:
-    code, out, err = run(capsys, *argv)
+def test_bad_input_exits_2_with_one_line(run_cli: Callable[..., tuple[int, str, str]], argv: list[str], needle: str) -> None:
+    code, out, err = run_cli(*argv)
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("error: ")
     assert needle in err
     assert "Traceback" not in err + out
 
 
-def test_list_names_every_theorem(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "bound", "--list")
+def test_list_names_every_theorem(run_cli: Callable[..., tuple[int, str, str]]) -> None:
+    code, out, _ = run_cli("bound", "--list")
     assert code == 0
     for name in bounds.NAMES:
         assert name in out
 
 
-def test_human_output_has_value_terms_and_latex(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "bound", "thm5.1", *as_flags(FLAGS["thm5.1"]))
+def test_human_output_has_value_terms_and_latex(run_cli: Callable[..., tuple[int, str, str]]) -> None:
+    code, out, _ = run_cli("bound", "thm5.1", *as_flags(FLAGS["thm5.1"]))
     assert code == 0
     assert "disturbance" in out and "noise" in out and "LaTeX" in out and "\\frac" in out

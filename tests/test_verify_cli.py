@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from quorumsgd.cli import main
 from quorumsgd.verify.claims import CLAIMS
 from quorumsgd.verify.result import verdict_for
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as stop:
-        code = int(stop.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def test_full_verify_json_and_report(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, out, _ = run(capsys, "verify", "--json", "--out", str(tmp_path))
+def test_full_verify_json_and_report(run_cli: Callable[..., tuple[int, str, str]], tmp_path: Path) -> None:
+    code, out, _ = run_cli("verify", "--json", "--out", str(tmp_path))
     assert code == 0
     obj = json.loads(out)
     names = {c["name"] for c in obj["checks"]}
@@ -41,8 +31,8 @@ def test_full_verify_json_and_report(capsys: pytest.CaptureFixture[str], tmp_pat
     assert json.loads((tmp_path / "report.json").read_text())["violations"] == []
 
 
-def test_only_one_claim(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, out, _ = run(capsys, "verify", "--only", "C5", "--json", "--out", str(tmp_path))
+def test_only_one_claim(run_cli: Callable[..., tuple[int, str, str]], tmp_path: Path) -> None:
+    code, out, _ = run_cli("verify", "--only", "C5", "--json", "--out", str(tmp_path))
     assert code == 0
     obj = json.loads(out)
     assert obj["checks"] == [] and obj["claims"][0]["verdict"] == "supported"
@@ -52,8 +42,8 @@ def test_only_one_claim(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
     (["verify", "--only", "thm9.9"], "--only"),
     (["verify", "--device", "tpu"], "--device"),
 ])
-def test_bad_verify_input(capsys: pytest.CaptureFixture[str], argv: list[str], needle: str) -> None:
-    code, _, err = run(capsys, *argv)
+def test_bad_verify_input(run_cli: Callable[..., tuple[int, str, str]], argv: list[str], needle: str) -> None:
+    code, _, err = run_cli(*argv)
     assert code == 2 and needle in err and err.count("\n") == 1
 
 
