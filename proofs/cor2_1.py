@@ -29,14 +29,15 @@ from quorumsgd import bounds
 from quorumsgd.algorithms import SGD
 from quorumsgd.bounds import blocks
 from quorumsgd.objectives import GaussianNoise, Quadratic
-from quorumsgd.parameters import symbol
+from quorumsgd.paper import C, t, v0
+from quorumsgd.paper import beta_min as beta
+from quorumsgd.paper import rate as lam
 from quorumsgd.proofsite.kit import Proof, equation, grid, plot_curves, show
 from quorumsgd.simulate import linearize
 
 proof = Proof("cor2.1")
 check, same = proof.check, proof.same
 theorem = bounds.theorem("cor2.1")
-C, lam, beta, v0, t = (symbol(x) for x in ("noise_bound", "rate", "beta_min", "initial_gap2", "time"))
 show("**The derived corollary** (`quorumsgd.bounds.theorem('cor2.1')`):", theorem.expression)
 
 # %% [markdown]

@@ -31,13 +31,12 @@ import sympy
 from quorumsgd import bounds
 from quorumsgd.bounds import blocks
 from quorumsgd.contraction import compare, symbolic
-from quorumsgd.parameters import symbol
+from quorumsgd.paper import chi, dbar, k, p, rate
 from quorumsgd.proofsite.kit import Proof, equation, grid, plot_curves, show, table
 
 proof = Proof("lemma2.1")
 check, same = proof.check, proof.same
 theorem = bounds.theorem("lemma2.1")
-chi, dbar, rate = symbol("chi"), symbol("disturbance"), symbol("rate")
 show("**The derived lemma** (`quorumsgd.bounds.theorem('lemma2.1')`):", theorem.expression)
 
 # %% [markdown]
@@ -89,7 +88,7 @@ def offsets(n_agents: int, coupling: float, lam: float = 0.5, smoothness: float 
     worst = 0.0
     for h in np.linspace(lam, smoothness, 9):
         jac = np.array(symbolic.reduced_jacobian("lemma5.2").subs(
-            {symbolic.h: h, symbol("coupling"): coupling, symbol("n_agents"): n_agents}).evalf(), dtype=float)
+            {symbolic.h: h, k: coupling, p: n_agents}).evalf(), dtype=float)
         worst = max(worst, d * np.linalg.norm(np.linalg.inv(jac), 2))
     paper_rate = symbolic.paper_rate("lemma5.2", params)
     paper = bounds.lemma2_1(chi=np.sqrt(n_agents), disturbance=d, rate=paper_rate).value

@@ -26,19 +26,18 @@
 # %%
 import sympy
 
-from quorumsgd import bounds
+from quorumsgd import bounds, paper
 from quorumsgd.algorithms import QSGD
 from quorumsgd.bounds import blocks, catalog
 from quorumsgd.contraction import compare, symbolic
 from quorumsgd.objectives import GaussianNoise, Quadratic
-from quorumsgd.parameters import symbol
+from quorumsgd.paper import b, k, lam_max, lr, p, sigma2
 from quorumsgd.proofsite.kit import Proof, grid, plot_sweeps, settings, show, sweep_record, table
 from quorumsgd.simulate import linearize
 from quorumsgd.verify.report import run_sweep
 
 proof = Proof("lemma3.1")
 check, same = proof.check, proof.same
-p, k, lr, b, sigma2, lam_max = (symbol(x) for x in ("n_agents", "coupling", "lr", "batch_size", "sigma2", "lambda_max"))
 theorem = bounds.theorem("lemma3.1")
 show("**The derived lemma** (`quorumsgd.bounds.theorem('lemma3.1')`):", theorem.expression)
 
@@ -75,7 +74,7 @@ for agents in range(2, 7):
 # %%
 composed = blocks.spread_from_pair_sum(blocks.distinct_pair_noise_sum(p * c_agent, p) / (2 * rate), p)
 same("spread = (1/2p) sum_{i != j} pair bound = the package's Lemma 3.1", composed, theorem.terms["spread"])
-spec22 = p * lr * sigma2 / (2 * b * (k - lam_max))
+spec22 = paper.spread_22()
 same("derived = (22) times (p - 1)/p", theorem.expression, (p - 1) / p * spec22)
 same("transient rate 2 (k - lambda_max)", theorem.transient_rates["synchronization"], 2 * (k - lam_max))
 same("Sec. 3.4, per-agent learning rates: the same chain at the mean rate",

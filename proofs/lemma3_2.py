@@ -27,15 +27,15 @@
 import numpy as np
 import sympy
 
-from quorumsgd import bounds
+from quorumsgd import bounds, paper
 from quorumsgd.contraction import compare, symbolic
-from quorumsgd.parameters import symbol
+from quorumsgd.paper import big_l, gamma, lam
+from quorumsgd.paper import k as kx
+from quorumsgd.paper import k_v as kv
 from quorumsgd.proofsite.kit import Proof, equation, grid, plot_curves, show, table
 
 proof = Proof("lemma3.2")
 check, same = proof.check, proof.same
-kx, gamma, kv, lam, big_l = (symbol(x) for x in ("coupling", "damping", "velocity_coupling", "strong_convexity",
-                                                 "smoothness"))
 h = symbolic.h
 theorem = bounds.theorem("lemma3.2")
 show("**The derived rate** (`quorumsgd.bounds.theorem('lemma3.2')`):", theorem.expression)
@@ -55,8 +55,7 @@ same("symmetric part's off-diagonal block is (1 - h)/2", deriv.symmetric_part[0,
 # ## Step 2 — Slotine's block bound with the worst off-diagonal $m/2$, and the condition
 
 # %%
-m = sympy.Max(sympy.Abs(1 - lam), sympy.Abs(1 - big_l))
-spec35 = (kx + gamma + kv) / 2 - sympy.sqrt(((kx - gamma - kv) / 2) ** 2 + m**2 / 4)
+m, spec35 = paper.m_35(), paper.rate_35()
 rng = np.random.default_rng(1)
 worst_gap, cond_agree = 0.0, True
 for _ in range(60):  # Max/Abs resist simplify: compare at random points

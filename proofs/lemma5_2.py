@@ -25,14 +25,13 @@
 import numpy as np
 import sympy
 
-from quorumsgd import bounds
+from quorumsgd import bounds, paper
 from quorumsgd.contraction import compare, symbolic
-from quorumsgd.parameters import symbol
+from quorumsgd.paper import k, lam, p
 from quorumsgd.proofsite.kit import Proof, equation, grid, plot_curves, show, table
 
 proof = Proof("lemma5.2")
 check, same = proof.check, proof.same
-k, p, lam = symbol("coupling"), symbol("n_agents"), symbol("strong_convexity")
 h = symbolic.h
 theorem = bounds.theorem("lemma5.2")
 show("**The derived rate** (`quorumsgd.bounds.theorem('lemma5.2')`):", theorem.expression)
@@ -57,7 +56,7 @@ same("det F = h k p: positive iff h > 0, i.e. lambda > 0 at the worst h", sympy.
 hs = sympy.Symbol("s", nonnegative=True)  # h = lambda + s on the Hessian interval
 check("trace F < 0 for every h >= lambda", sympy.simplify(-gen.trace().subs(h, lam + hs)).is_positive is True)
 same("positivity margin (lambda + k) k p - k^2 p = lambda k p", (lam + k) * k * p - k**2 * p, lam * k * p)
-spec50 = (lam + k + k * p) / 2 - sympy.sqrt(((lam + k - k * p) / 2) ** 2 + k**2 * p)
+spec50 = paper.rate_50()
 same("derived rate = (50)", theorem.expression, spec50)
 same("the rate is Slotine's block bound at h = lambda", theorem.expression,
      symbolic.block_rate(lam + k, k * p, k * sympy.sqrt(p)))

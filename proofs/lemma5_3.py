@@ -27,14 +27,13 @@
 # %%
 import sympy
 
-from quorumsgd import bounds
+from quorumsgd import bounds, paper
 from quorumsgd.contraction import compare, symbolic
-from quorumsgd.parameters import symbol
+from quorumsgd.paper import a, big_l, gamma, lam
 from quorumsgd.proofsite.kit import Proof, equation, grid, plot_curves, show, table
 
 proof = Proof("lemma5.3")
 check, same = proof.check, proof.same
-lam, big_l, gamma, a = (symbol(x) for x in ("strong_convexity", "smoothness", "damping", "metric_a"))
 h = symbolic.h
 theorem = bounds.theorem("lemma5.3")
 show("**The derived rate** (`quorumsgd.bounds.theorem('lemma5.3')`):", theorem.expression)
@@ -87,7 +86,7 @@ same("the threshold is gamma > sqrt L - sqrt lambda", threshold, sympy.sqrt(big_
 # ## Step 4 — the rate (52), and its best $a$
 
 # %%
-spec52 = gamma / 2 - sympy.sqrt((gamma - 2 * a) ** 2 / 4 + (big_l - lam) ** 2 / (16 * c2_star))
+spec52 = paper.rate_52()
 same("derived rate = (52) (radicands equal)", (gamma / 2 - theorem.expression) ** 2, (gamma / 2 - spec52) ** 2)
 u_opt = symbolic.lemma53_rate_optimal_u()
 show("rate-maximizing $u=a(\\gamma-a)$ (solved from $d\\lambda_m/du=0$):", u_opt)

@@ -27,13 +27,13 @@ import sympy
 from quorumsgd import bounds
 from quorumsgd.algorithms.sdqsgd import follower_gain, winner_gain
 from quorumsgd.contraction import symbolic
-from quorumsgd.parameters import symbol
+from quorumsgd.paper import a_mag as amag
+from quorumsgd.paper import k, lam_max, p
 from quorumsgd.proofsite.kit import Proof, grid, plot_sweeps, settings, show, sweep_record
 from quorumsgd.verify.report import run_sweep
 
 proof = Proof("lemma5.4")
 check, same = proof.check, proof.same
-k, p, amag, lam_max = (symbol(x) for x in ("coupling", "n_agents", "magnification", "lambda_max"))
 theorem = bounds.theorem("lemma5.4")
 show("**The derived rate** (`quorumsgd.bounds.theorem('lemma5.4')`):", theorem.expression)
 

@@ -29,14 +29,12 @@ import sympy
 from quorumsgd import bounds
 from quorumsgd.algorithms import QSGD, AgentOps
 from quorumsgd.bounds import catalog
-from quorumsgd.parameters import symbol
+from quorumsgd.paper import b, h, k, lr, n, p, sigma2, t
 from quorumsgd.proofsite.kit import Proof, grid, plot_sweeps, settings, show, sweep_record
 from quorumsgd.verify.report import run_sweep
 
 proof = Proof("lemma5.5")
 check, same = proof.check, proof.same
-p, k, lr, b, sigma2, n, h, t = (symbol(x) for x in ("n_agents", "coupling", "lr", "batch_size", "sigma2", "dim",
-                                                    "curvature", "time"))
 theorem = bounds.theorem("lemma5.5")
 show("**The derived lemma** (`quorumsgd.bounds.theorem('lemma5.5')`):", theorem.expression)
 

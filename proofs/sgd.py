@@ -24,17 +24,16 @@
 import numpy as np
 import sympy
 
-from quorumsgd import bounds
+from quorumsgd import bounds, paper
 from quorumsgd.bounds import blocks, catalog
 from quorumsgd.contraction import compare, symbolic
-from quorumsgd.parameters import symbol
+from quorumsgd.paper import b, lam, lr, p, sigma2
 from quorumsgd.proofsite.kit import Proof, grid, plot_curves, plot_sweeps, settings, show, sweep_record
 from quorumsgd.verify.checks import default_problem
 from quorumsgd.verify.report import run_sweep
 
 proof = Proof("sgd")
 check, same = proof.check, proof.same
-p, lr, b, sigma2, lam = (symbol(x) for x in ("n_agents", "lr", "batch_size", "sigma2", "strong_convexity"))
 theorem = bounds.theorem("sgd")
 show("**The derived bound** (`quorumsgd.bounds.theorem('sgd')`):", theorem.expression)
 
@@ -48,7 +47,7 @@ c = catalog.agent_noise_bound()
 same("noise bound C = eta sigma^2 / b", c, lr * sigma2 / b)
 ms = blocks.mean_square_gap(c, 0, flow.rate_bound)
 same("Cor 2.1: E|x - x*|^2 <= C/(2 lambda)", ms, bounds.theorem("cor2.1").terms["steady_state"].subs(
-    {symbol("noise_bound"): c, symbol("rate"): lam, symbol("beta_min"): 1}))
+    {paper.C: c, paper.rate: lam, paper.beta_min: 1}))
 same("Jensen: E|x - x*| <= sqrt(C/(2 lambda)) = the package's bound", blocks.jensen(ms), theorem.expression)
 same("Thm 5.1 with one agent is this bound", bounds.theorem("thm5.1").expression.subs(p, 1), theorem.expression)
 same("Thm 5.1's noise term is this bound over sqrt(p)", bounds.theorem("thm5.1").terms["noise"],

@@ -24,17 +24,16 @@
 import numpy as np
 import sympy
 
-from quorumsgd import bounds
+from quorumsgd import bounds, paper
 from quorumsgd.algorithms import easgd_iteration, qsgd_iteration
 from quorumsgd.bounds import catalog
 from quorumsgd.objectives import Quadratic
-from quorumsgd.parameters import symbol
+from quorumsgd.paper import h, k, lr, p
 from quorumsgd.proofsite.kit import Proof, equation, grid, plot_curves, table
 from quorumsgd.simulate import linearize_iteration
 
 proof = Proof("stability")
 check, same = proof.check, proof.same
-lr, k, p, h = (symbol(x) for x in ("lr", "coupling", "n_agents", "curvature"))
 a, alpha = lr * h, lr * k
 
 # %% [markdown]
@@ -47,7 +46,7 @@ same("QSGD mean mode 1 - a", q_maps["mean"][0, 0], 1 - a)
 same("QSGD difference modes 1 - a - alpha", q_maps["difference"][0, 0], 1 - a - alpha)
 check("QSGD's maps do not involve p", not any(m.has(p) for m in q_maps.values()))
 same("EASGD difference modes 1 - a - alpha", e_maps["difference"][0, 0], 1 - a - alpha)
-same("EASGD (x_bar, x_tilde) block", e_maps["mean"], sympy.Matrix([[1 - a - alpha, alpha], [p * alpha, 1 - p * alpha]]))
+same("EASGD (x_bar, x_tilde) block", e_maps["mean"], paper.stability_maps("easgd")["mean"])
 
 # %% [markdown]
 # ## Step 2 — the characteristic polynomial and Jury's conditions

@@ -28,14 +28,13 @@ import sympy
 from quorumsgd import bounds
 from quorumsgd.algorithms import QSGD, AgentOps, CommonInputAgents
 from quorumsgd.contraction import compare, symbolic
-from quorumsgd.parameters import symbol
+from quorumsgd.paper import k, lam, lam_max
 from quorumsgd.proofsite.kit import Proof, equation, grid, plot_curves, show, table
 from quorumsgd.simulate import run_ensemble
 from quorumsgd.verify.problems import Problem
 
 proof = Proof("thm3.1")
 check, same = proof.check, proof.same
-k, lam, lam_max = symbol("coupling"), symbol("strong_convexity"), symbol("lambda_max")
 theorem = bounds.theorem("thm3.1")
 show("**The derived rate** (`quorumsgd.bounds.theorem('thm3.1')`):", theorem.expression)
 

@@ -29,17 +29,15 @@
 import numpy as np
 import sympy
 
-from quorumsgd import bounds
+from quorumsgd import bounds, paper
 from quorumsgd.bounds import blocks, catalog
-from quorumsgd.parameters import symbol
+from quorumsgd.paper import b, k, lam_max, lr, n, p, q, sigma2
 from quorumsgd.proofsite.kit import Proof, grid, plot_sweeps, settings, show, sweep_record
 from quorumsgd.verify.checks import default_problem
 from quorumsgd.verify.report import run_sweep
 
 proof = Proof("thm3.2")
 check, same = proof.check, proof.same
-p, k, lr, b, sigma2, n, q, lam_max = (
-    symbol(x) for x in ("n_agents", "coupling", "lr", "batch_size", "sigma2", "dim", "q", "lambda_max"))
 theorem = bounds.theorem("thm3.2")
 show("**The derived theorem** (`quorumsgd.bounds.theorem('thm3.2')`):", theorem.expression)
 
@@ -97,7 +95,7 @@ proof.record("taylor_ratio_max", max(ratios))
 rate = k - lam_max
 same("eps bound = (30) applied to Lemma 3.1's spread",
      blocks.taylor_disturbance(bounds.theorem("lemma3.1").terms["spread"], q, n, p), theorem.expression)
-spec31 = lr * q * sigma2 * sympy.sqrt(n) / (4 * b * rate)
+spec31 = paper.disturbance_31(rate)
 same("derived = (31) times (p - 1)/p", theorem.expression, (p - 1) / p * spec31)
 check("the bound vanishes as k -> oo", sympy.limit(theorem.expression, k, sympy.oo) == 0)
 check("the center-of-mass noise vanishes as p -> oo", sympy.limit(catalog.center_of_mass_noise(), p, sympy.oo) == 0)

@@ -33,10 +33,11 @@
 import numpy as np
 import sympy
 
-from quorumsgd import bounds
+from quorumsgd import bounds, paper
 from quorumsgd.algorithms import QSGD, AgentOps
 from quorumsgd.bounds import blocks, catalog
 from quorumsgd.contraction import compare, symbolic
+from quorumsgd.paper import b, k, lam, lam_max, lr, p, q, sigma2
 from quorumsgd.parameters import symbol
 from quorumsgd.proofsite.kit import Proof, equation, grid, plot_sweeps, settings, show, sweep_record, table
 from quorumsgd.verify.checks import default_problem
@@ -44,10 +45,6 @@ from quorumsgd.verify.report import run_sweep
 
 proof = Proof("thm5.1")
 check, same = proof.check, proof.same
-p, k, lr, b, sigma2, n, q, lam, lam_max = (
-    symbol(x) for x in ("n_agents", "coupling", "lr", "batch_size", "sigma2", "dim", "q", "strong_convexity",
-                        "lambda_max")
-)
 theorem = bounds.theorem("thm5.1")
 show("**The derived theorem** (`quorumsgd.bounds.theorem('thm5.1')`):", theorem.expression)
 for hyp in theorem.hypotheses:
@@ -92,7 +89,7 @@ same("center-of-mass noise bound is eta sigma^2/(b p)", noise_c, lr * sigma2 / (
 # %%
 eps = catalog.disturbance_bound(sync)
 equation(r"\mathbb E\|\boldsymbol\epsilon\|", eps, r"\le")
-spec31 = lr * q * sigma2 * sympy.sqrt(n) / (4 * b * (k + lam))
+spec31 = paper.disturbance_31(k + lam)
 same("eps bound is (31) at rate k + lambda, times (p-1)/p", eps, (p - 1) / p * spec31)
 term1 = blocks.robustness_distance(1, eps, flow.rate_bound)
 same("term 1 = Lemma 2.1 (chi = 1) of the eps bound", term1, theorem.terms["disturbance"])
@@ -104,9 +101,8 @@ same("term 1 = Lemma 2.1 (chi = 1) of the eps bound", term1, theorem.terms["dist
 term2 = blocks.jensen(blocks.mean_square_gap(noise_c, 0, flow.rate_bound))
 same("term 2 = Jensen of Cor 2.1 with C = eta sigma^2/(b p)", term2, theorem.terms["noise"])
 same("bound = triangle(term 1, term 2)", blocks.triangle(term1, term2), theorem.expression)
-# (47) as the spec types it, to compare with the composition:
-spec47_term1 = lr * q * sigma2 * sympy.sqrt(n) / (4 * b * lam * (k + lam))
-spec47_term2 = sympy.sqrt(lr * sigma2 / (2 * b * p * lam))
+# (47) as the paper prints it, to compare with the composition:
+spec47_term1, spec47_term2 = paper.published("thm5.1").values()
 same("term 1 = (47)'s first term times (p-1)/p", term1, (p - 1) / p * spec47_term1)
 same("term 2 = (47)'s second term", term2, spec47_term2)
 
@@ -132,14 +128,14 @@ same("one agent: the bound is the SGD bound (48)", theorem.expression.subs(p, 1)
 problem = default_problem("thm5.1")
 lam0, k0 = problem.strong_convexity, problem.spec.coupling
 rows = []
-for label, params, paper in (
+for label, params, paper_rate in (
     ("gradient flow (rate lambda)", {"coupling": 0.0, "lambda_max": -lam0}, lam0),
     ("synchronization (rate k + lambda)", {"coupling": k0, "lambda_max": -lam0}, k0 + lam0),
 ):
     cert = compare.certify_system("thm3.1", params)
-    rows.append((label, paper, cert.rate, cert.chi, cert.verified))
+    rows.append((label, paper_rate, cert.rate, cert.chi, cert.verified))
     check(f"LMI certificate verified: {label}", cert.verified)
-    proof.close(f"LMI rate equals the paper's rate: {label}", cert.rate, paper, rel=1e-6)
+    proof.close(f"LMI rate equals the paper's rate: {label}", cert.rate, paper_rate, rel=1e-6)
 table(["system", "paper's rate", "LMI rate", "LMI chi", "verified"], rows)
 
 # %% [markdown]

@@ -30,17 +30,15 @@
 import numpy as np
 import sympy
 
-from quorumsgd import bounds
+from quorumsgd import bounds, paper
 from quorumsgd.bounds import blocks, catalog
 from quorumsgd.contraction import symbolic
-from quorumsgd.parameters import symbol
+from quorumsgd.paper import b, lr, p, sigma2
 from quorumsgd.proofsite.kit import Proof, grid, plot_sweeps, settings, show, sweep_record
 from quorumsgd.verify.report import run_sweep
 
 proof = Proof("thm5.2")
 check, same = proof.check, proof.same
-p, k, lr, b, sigma2, n, q, lam = (
-    symbol(x) for x in ("n_agents", "coupling", "lr", "batch_size", "sigma2", "dim", "q", "strong_convexity"))
 theorem = bounds.theorem("thm5.2")
 show("**The derived theorem** (`quorumsgd.bounds.theorem('thm5.2')`):", theorem.expression)
 
@@ -65,8 +63,7 @@ term2 = blocks.jensen(blocks.mean_square_gap(catalog.center_of_mass_noise(metric
 same("term 1 = Lemma 2.1 with chi = sqrt p, eps bound at k + lambda, rate lambda_E", term1, theorem.terms["disturbance"])
 same("term 2 = Jensen of Cor 2.1 with C = p sigma^2 (times eta/(b p)), beta_min = 1", term2, theorem.terms["noise"])
 same("bound = triangle(term 1, term 2)", blocks.triangle(term1, term2), theorem.expression)
-spec1 = sympy.sqrt(p) * lr * q * sigma2 * sympy.sqrt(n) / (4 * b * lam_e * (k + lam))
-spec2 = sympy.sqrt(lr * p * sigma2 / (2 * b * p * lam_e))
+spec1, spec2 = paper.published("thm5.2").values()  # with (50)'s lambda_E as printed
 same("term 1 = (51)'s first term times (p - 1)/p", term1, (p - 1) / p * spec1)
 same("term 2 = (51)'s second term", term2, spec2)
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from quorumsgd import bounds
+from quorumsgd import bounds, paper
 
 FLAGS = {
     "thm5.1": dict(n_agents=8, coupling=2, lr=0.1, batch_size=32, sigma2=4, dim=10, q=1, strong_convexity=0.5),
@@ -20,105 +20,33 @@ def as_flags(params: dict[str, float]) -> list[str]:
     return [x for k, v in params.items() for x in ("--" + k.replace("_", "-"), str(v))]
 
 
-# Independent evaluations of the derived formulas (plain Python math, no SymPy).
-def lam_e(lam: float, k: float, p: float) -> float:
-    return (lam + k + k * p) / 2 - math.sqrt(((lam + k - k * p) / 2) ** 2 + k * k * p)
-
-
+# Parameters at which the JSON is compared with an independent evaluation: the paper's published closed form
+# (quorumsgd.paper, with the derivation's documented (p-1)/p), in plain Python math, no numpy.
 INDEPENDENT = {
-    "thm3.1": (dict(coupling=3.0, lambda_max=0.4), lambda d: d["coupling"] - d["lambda_max"]),
-    "lemma3.1": (
-        dict(n_agents=5, lr=0.05, batch_size=8, sigma2=3.0, coupling=2.0, lambda_max=-0.5),
-        lambda d: (
-            (d["n_agents"] - 1) * d["lr"] * d["sigma2"] / (2 * d["batch_size"] * (d["coupling"] - d["lambda_max"]))
-        ),
-    ),
-    "thm3.2": (
-        dict(n_agents=5, lr=0.05, batch_size=8, sigma2=3.0, dim=7, q=0.3, coupling=2.0, lambda_max=-0.5),
-        lambda d: (
-            (d["n_agents"] - 1)
-            / d["n_agents"]
-            * d["lr"]
-            * d["q"]
-            * d["sigma2"]
-            * math.sqrt(d["dim"])
-            / (4 * d["batch_size"] * (d["coupling"] - d["lambda_max"]))
-        ),
-    ),
-    "sgd": (
-        dict(lr=0.2, batch_size=4, sigma2=2.0, strong_convexity=0.3),
-        lambda d: math.sqrt(d["lr"] * d["sigma2"] / (2 * d["batch_size"] * d["strong_convexity"])),
-    ),
-    "thm5.1": (
-        FLAGS["thm5.1"],
-        lambda d: (
-            (d["n_agents"] - 1)
-            / d["n_agents"]
-            * d["lr"]
-            * d["q"]
-            * d["sigma2"]
-            * math.sqrt(d["dim"])
-            / (4 * d["batch_size"] * d["strong_convexity"] * (d["coupling"] + d["strong_convexity"]))
-            + math.sqrt(d["lr"] * d["sigma2"] / (2 * d["batch_size"] * d["n_agents"] * d["strong_convexity"]))
-        ),
-    ),
-    "lemma5.2": (
-        dict(strong_convexity=0.7, coupling=1.5, n_agents=6),
-        lambda d: lam_e(d["strong_convexity"], d["coupling"], d["n_agents"]),
-    ),
-    "thm5.2": (
-        dict(n_agents=6, lr=0.1, batch_size=16, sigma2=2.0, dim=5, q=0.4, strong_convexity=0.7, coupling=1.5),
-        lambda d: (
-            math.sqrt(d["n_agents"])
-            * (d["n_agents"] - 1)
-            / d["n_agents"]
-            * d["lr"]
-            * d["q"]
-            * d["sigma2"]
-            * math.sqrt(d["dim"])
-            / (
-                4
-                * d["batch_size"]
-                * lam_e(d["strong_convexity"], d["coupling"], d["n_agents"])
-                * (d["coupling"] + d["strong_convexity"])
-            )
-            + math.sqrt(
-                d["lr"]
-                * d["sigma2"]
-                / (2 * d["batch_size"] * lam_e(d["strong_convexity"], d["coupling"], d["n_agents"]))
-            )
-        ),
-    ),
-    "lemma3.2": (
-        dict(coupling=2.0, damping=1.5, strong_convexity=0.5, smoothness=3.0),
-        lambda d: (
-            (d["coupling"] + d["damping"]) / 2
-            - math.sqrt(((d["coupling"] - d["damping"]) / 2) ** 2 + max(abs(1 - 0.5), abs(1 - 3.0)) ** 2 / 4)
-        ),
-    ),
-    "lemma5.4": (
-        dict(coupling=2.0, n_agents=5, magnification=1.0, lambda_max=0.1),
-        lambda d: min(d["coupling"], d["coupling"] * (1 + d["magnification"]) / d["n_agents"]) - d["lambda_max"],
-    ),
-    "lemma5.5": (
-        dict(n_agents=3, lr=0.1, batch_size=2, sigma2=1.5, dim=4, curvature=0.8, time=50.0),
-        lambda d: d["lr"] * d["sigma2"] / (d["batch_size"] * d["n_agents"] * d["curvature"] ** 2 * d["time"]),
-    ),
-    "lemma2.1": (dict(chi=2.0, disturbance=0.3, rate=0.7), lambda d: d["chi"] * d["disturbance"] / d["rate"]),
-    "thm2.1": (
-        dict(noise_bound=1.0, rate=0.5, beta_min=0.5, initial_gap2=5.0, time=1.0),
-        lambda d: (2.0 + 3.0 * math.exp(-1.0)) / 0.5,
-    ),
-    "cor2.1": (
-        dict(noise_bound=1.0, rate=0.5, beta_min=0.5, initial_gap2=5.0, time=1.0),
-        lambda d: (1.0 + 4.0 * math.exp(-1.0)) / 0.5,
-    ),
+    "thm3.1": dict(coupling=3.0, lambda_max=0.4),
+    "lemma3.1": dict(n_agents=5, lr=0.05, batch_size=8, sigma2=3.0, coupling=2.0, lambda_max=-0.5),
+    "thm3.2": dict(n_agents=5, lr=0.05, batch_size=8, sigma2=3.0, dim=7, q=0.3, coupling=2.0, lambda_max=-0.5),
+    "sgd": dict(lr=0.2, batch_size=4, sigma2=2.0, strong_convexity=0.3),
+    "thm5.1": FLAGS["thm5.1"],
+    "lemma5.2": dict(strong_convexity=0.7, coupling=1.5, n_agents=6),
+    "thm5.2": dict(n_agents=6, lr=0.1, batch_size=16, sigma2=2.0, dim=5, q=0.4, strong_convexity=0.7, coupling=1.5),
+    "lemma3.2": dict(coupling=2.0, damping=1.5, strong_convexity=0.5, smoothness=3.0),
+    "lemma5.4": dict(coupling=2.0, n_agents=5, magnification=1.0, lambda_max=0.1),
+    "lemma5.5": dict(n_agents=3, lr=0.1, batch_size=2, sigma2=1.5, dim=4, curvature=0.8, time=50.0),
+    "lemma2.1": dict(chi=2.0, disturbance=0.3, rate=0.7),
+    "thm2.1": dict(noise_bound=1.0, rate=0.5, beta_min=0.5, initial_gap2=5.0, time=1.0),
+    "cor2.1": dict(noise_bound=1.0, rate=0.5, beta_min=0.5, initial_gap2=5.0, time=1.0),
 }
+
+
+def independent(name: str) -> Callable[[dict[str, float]], float]:
+    optional = {"velocity_coupling": 0.0} if name == "lemma3.2" else {}
+    return lambda d: paper.numeric(name)(**optional, **d)
 
 
 @pytest.mark.parametrize("name", sorted(INDEPENDENT))
 def test_json_matches_independent_evaluation(run_cli: Callable[..., tuple[int, str, str]], name: str) -> None:
-    params, formula = INDEPENDENT[name]
+    params, formula = INDEPENDENT[name], independent(name)
     code, out, _ = run_cli("bound", name, "--json", *as_flags(params))
     assert code == 0
     obj = json.loads(out)
@@ -159,7 +87,7 @@ def test_json_for_theorems_with_chosen_metric(run_cli: Callable[..., tuple[int, 
 
 def test_random_parameters_agree_to_1e_10() -> None:
     rng = np.random.default_rng(7)
-    formula = INDEPENDENT["thm5.1"][1]
+    formula = independent("thm5.1")
     for _ in range(200):
         d = dict(
             n_agents=float(rng.integers(1, 100)),

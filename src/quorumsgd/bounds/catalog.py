@@ -25,16 +25,30 @@ from quorumsgd.algorithms.sdqsgd import follower_gain, winner_gain
 from quorumsgd.bounds import blocks
 from quorumsgd.bounds.theorem import Hypothesis, Theorem
 from quorumsgd.contraction import symbolic
-from quorumsgd.parameters import symbol
-
-S = symbol
-p, k, lr, b, sigma2, n, q = (S(x) for x in ("n_agents", "coupling", "lr", "batch_size", "sigma2", "dim", "q"))
-lam, big_l, lam_max = S("strong_convexity"), S("smoothness"), S("lambda_max")
-gamma, k_v, a = S("damping"), S("velocity_coupling"), S("metric_a")
-
-PAIRS_NOTE = (
-    "Derived (p-1) where the spec's closed form has p: the pair sum over i = j is identically zero, so "
-    "summing Thm 2.1 over ordered pairs of distinct agents gives the sharper factor (p-1)/p."
+from quorumsgd.paper import (
+    PAIRS_NOTE,
+    C,
+    a,
+    a_mag,
+    b,
+    beta_min,
+    big_l,
+    chi,
+    dbar,
+    gamma,
+    h,
+    k,
+    k_v,
+    lam,
+    lam_max,
+    lr,
+    n,
+    p,
+    q,
+    rate,
+    sigma2,
+    t,
+    v0,
 )
 
 
@@ -103,7 +117,6 @@ def _metric_chi_beta(system: str) -> tuple[sympy.Expr, sympy.Expr, sympy.Matrix]
 
 @cache
 def lemma2_1() -> Theorem:
-    chi, dbar, rate = S("chi"), S("disturbance"), S("rate")
     return Theorem(
         name="lemma2.1",
         title="Robustness of contracting systems",
@@ -118,10 +131,9 @@ def lemma2_1() -> Theorem:
 
 
 def _stochastic_contraction(name: str, noisy_copies: int) -> Theorem:
-    c, rate, beta, v0, t = S("noise_bound"), S("rate"), S("beta_min"), S("initial_gap2"), S("time")
-    other = c if noisy_copies == 2 else sympy.Integer(0)
-    full = blocks.mean_square_gap_transient(c, other, rate, beta, v0, t)
-    steady = blocks.mean_square_gap(c, other, rate, beta)
+    other = C if noisy_copies == 2 else sympy.Integer(0)
+    full = blocks.mean_square_gap_transient(C, other, rate, beta_min, v0, t)
+    steady = blocks.mean_square_gap(C, other, rate, beta_min)
     title = "Stochastic contraction" if noisy_copies == 2 else "Stochastic contraction, one noisy trajectory"
     return Theorem(
         name=name,
@@ -500,11 +512,10 @@ def thm5_3() -> Theorem:
 
 @cache
 def lemma5_4() -> Theorem:
-    magnification = S("magnification")
     # Mean gain of (60)-(61) as a function of decay = exp(-t/tau) in (0, 1]; affine, so its infimum over
     # t >= 0 is at decay -> 0 or decay = 1.
     decay = sympy.Symbol("decay", positive=True)
-    mean_gain = (winner_gain(k, magnification, decay) + (p - 1) * follower_gain(k, decay)) / p
+    mean_gain = (winner_gain(k, a_mag, decay) + (p - 1) * follower_gain(k, decay)) / p
     inf_gain = sympy.Min(sympy.simplify(mean_gain.subs(decay, 0)), sympy.simplify(mean_gain.subs(decay, 1)))
     rate = inf_gain - lam_max
     return Theorem(
@@ -526,9 +537,8 @@ def lemma5_4() -> Theorem:
 
 def _mean_drift_is_coupling_free() -> sympy.Expr:
     """The center of mass of QSGD drifts as -h x_bar: computed from the QSGD definition (3 agents)."""
-    curvature = S("curvature")
     agents = np.array([[sympy.Symbol(f"x{i}", real=True)] for i in range(3)], dtype=object)
-    drift = QSGD(coupling=k).drift({"x": agents}, lambda y: curvature * y, AgentOps(axis=0))["x"]
+    drift = QSGD(coupling=k).drift({"x": agents}, lambda y: h * y, AgentOps(axis=0))["x"]
     mean_drift = sympy.simplify(sum(drift.ravel()) / 3)
     mean = sum(agents.ravel()) / 3
     slope = sympy.simplify(mean_drift / mean)
@@ -540,7 +550,6 @@ def _mean_drift_is_coupling_free() -> sympy.Expr:
 @cache
 def _lemma55_expressions() -> tuple[sympy.Expr, sympy.Expr, sympy.Expr]:
     r"""(slope, finite-time, asymptotic) E|x_hat(t)|^2 from the OU center of mass (58) and the Itô isometry."""
-    curvature, t = S("curvature"), S("time")
     slope = _mean_drift_is_coupling_free()  # = -curvature, independent of the coupling
     u = sympy.Symbol("u", positive=True)
     # Per-coordinate noise of the mean: (eta sigma^2 / b) / n per agent, divided by p (isotropic case).
@@ -549,7 +558,6 @@ def _lemma55_expressions() -> tuple[sympy.Expr, sympy.Expr, sympy.Expr]:
     integrated = sympy.integrate(kernel**2, (u, 0, t))
     finite = sympy.simplify(n * per_coordinate * integrated / t**2)
     asymptotic = sympy.simplify(sympy.limit(finite * t, t, sympy.oo) / t)
-    del curvature
     return slope, finite, asymptotic
 
 
@@ -591,7 +599,6 @@ def stability_matrices(algorithm: str) -> dict[str, sympy.Matrix]:
     Mean mode: all agents equal (one agent is the mean). Difference modes: zero-mean perturbations, whose
     quorum contribution vanishes (the quorum is not moved by them).
     """
-    curvature = S("curvature")
     x = np.array([[sympy.Symbol("x_state", real=True)]], dtype=object)
     ops = AgentOps(axis=0)
     zero_mean = _ZeroMeanOps(axis=0)
@@ -608,7 +615,7 @@ def stability_matrices(algorithm: str) -> dict[str, sympy.Matrix]:
         state = it.init(x, mode_ops)
         if "quorum" in state:
             state["quorum"] = np.array([sympy.Symbol("quorum_state", real=True)], dtype=object)
-        new = it.update(state, lambda y: curvature * y, mode_ops)
+        new = it.update(state, lambda y: h * y, mode_ops)
         mode_fields = fields if mode == "mean" else ("x",)
         variables = [e for f in mode_fields for e in np.asarray(state[f]).ravel()]
         images = [sympy.expand(e) for f in mode_fields for e in np.asarray(new[f]).ravel()]
