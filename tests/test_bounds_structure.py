@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given
+import sympy
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quorumsgd import bounds
+from quorumsgd.algorithms import QSGD
+from quorumsgd.bounds import catalog
+from quorumsgd.objectives import GaussianNoise, Quadratic
+from quorumsgd.parameters import symbol
+from quorumsgd.simulate import linearize, time_average_law
 
 pos = st.floats(0.05, 20.0)
 agents = st.integers(2, 64)
@@ -67,10 +73,19 @@ def test_lambda_e_tends_to_lambda() -> None:
     assert abs(lam_e[-1] - 0.7) < 1e-4
 
 
+@settings(max_examples=20)
 @given(k=pos)
 def test_lemma55_does_not_depend_on_coupling(k: float) -> None:
     expr = bounds.theorem("lemma5.5").expression
     assert not any(s.name == "coupling" for s in expr.free_symbols)
+    # The exact law of QSGD's time average at this coupling (a start at x*) is the coupling-free finite-time value.
+    params = dict(n_agents=3, lr=0.1, batch_size=1, sigma2=2.0, dim=2, curvature=0.8, time=5.0)
+    sde = linearize(QSGD(coupling=k), Quadratic.isotropic(params["dim"], params["curvature"]), params["n_agents"],
+                    GaussianNoise.isotropic(params["dim"], params["sigma2"]), lr=params["lr"])
+    mean, cov = time_average_law(sde, params["time"], np.zeros(sde.size))
+    finite = catalog.lemma5_5_finite_time().subs({symbol(name): v for name, v in params.items()})
+    assert np.isclose(float(np.trace(cov) + mean @ mean), float(finite), rtol=1e-8)
+    assert sympy.Symbol("coupling") not in finite.free_symbols
 
 
 def test_easgd_region_shrinks_with_p_while_qsgd_does_not() -> None:

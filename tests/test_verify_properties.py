@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quorumsgd import bounds
+from quorumsgd.parameters import symbol
 from quorumsgd.strategies import (
     bound_parameters,
     easgd_problems,
@@ -65,9 +66,14 @@ def test_valid_parameters_give_finite_bounds(name: str, data: st.DataObject) -> 
     params = data.draw(bound_parameters(name))
     result = bounds.evaluate(name, **params)
     assert math.isfinite(result.value)
-    if name != "stability":
-        assert result.value >= 0 or bounds.theorem(name).kind == "rate"
-        assert all(h.holds for h in result.hypotheses)
+    theorem = bounds.theorem(name)
+    assert result.value >= 0 or theorem.kind == "rate"
+    # Every hypothesis is reported, and re-checked independently (SymPy, at the evaluated parameters) it holds.
+    reported = [h.statement for h in result.hypotheses]
+    assert all(h.statement in reported for h in theorem.hypotheses)
+    point = {symbol(n): v for n, v in result.parameters.items()}
+    for hypothesis in theorem.hypotheses:
+        assert bool(hypothesis.relation.subs(point)), f"{name}: {hypothesis.statement} fails at {result.parameters}"
 
 
 # --- measured vs bound, fast tier ----------------------------------------------------------------------------

@@ -16,41 +16,24 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from quorumsgd.bounds import catalog
-from quorumsgd.bounds.stability import max_stable_coupling, stability
+from numpy.typing import ArrayLike
+
+from quorumsgd.bounds.registry import NAMES, REGISTRY, documented
+from quorumsgd.bounds.stability import StabilityTheorem, max_stable_coupling, stability
 from quorumsgd.bounds.theorem import BoundResult, Hypothesis, HypothesisCheck, Theorem
 from quorumsgd.errors import InvalidParameter
 
-_FACTORIES: dict[str, Callable[[], Theorem]] = {
-    "lemma2.1": catalog.lemma2_1,
-    "thm2.1": catalog.thm2_1,
-    "cor2.1": catalog.cor2_1,
-    "thm3.1": catalog.thm3_1,
-    "lemma3.1": catalog.lemma3_1,
-    "thm3.2": catalog.thm3_2,
-    "lemma3.2": catalog.lemma3_2,
-    "sgd": catalog.sgd,
-    "thm5.1": catalog.thm5_1,
-    "lemma5.2": catalog.lemma5_2,
-    "thm5.2": catalog.thm5_2,
-    "lemma5.3": catalog.lemma5_3,
-    "thm5.3": catalog.thm5_3,
-    "lemma5.4": catalog.lemma5_4,
-    "lemma5.5": catalog.lemma5_5,
-}
 
-NAMES: tuple[str, ...] = (*_FACTORIES, "stability")
-"""Every theorem name of the calculator (design.md), in the paper's order."""
+def theorem(name: str) -> Theorem | StabilityTheorem:
+    """The derived theorem of a name (:data:`NAMES`): SymPy terms, hypotheses, derivation steps.
 
-
-def theorem(name: str) -> Theorem:
-    """The derived :class:`Theorem` (SymPy terms, hypotheses, derivation steps) for a name."""
-    if name not in _FACTORIES:
+    ``stability`` is a :class:`~quorumsgd.bounds.stability.StabilityTheorem` (same interface, evaluated per mode).
+    """
+    if name not in REGISTRY:
         raise InvalidParameter("name", f"be one of {', '.join(NAMES)}", name)
-    return _FACTORIES[name]()
+    return REGISTRY[name].derive()
 
 
 def evaluate(name: str, metric: str = "paper", **params: Any) -> BoundResult:
@@ -65,278 +48,187 @@ def evaluate(name: str, metric: str = "paper", **params: Any) -> BoundResult:
         from quorumsgd.bounds.lmi_metric import evaluate_lmi
 
         return evaluate_lmi(name, **params)
-    if name == "stability":
-        return stability(**params)
     return theorem(name).evaluate(**params)
 
 
-def lemma2_1(*, chi: Any, disturbance: Any, rate: Any) -> BoundResult:
-    r"""Lemma 2.1 (12): :math:`\|\mathbf x(t)-\mathbf y(t)\|\le\chi(\Theta)\bar d/\lambda` after transients.
+# The public wrappers: typed keyword signatures; their docstrings are generated from the registry entry
+# (statement, hypotheses, Args), followed by the example written here.
 
+
+@documented("lemma2.1")
+def lemma2_1(*, chi: ArrayLike, disturbance: ArrayLike, rate: ArrayLike) -> BoundResult:
+    """
     >>> lemma2_1(chi=2.0, disturbance=0.3, rate=0.5).value
     1.2
     """
-    return evaluate("lemma2.1", chi=chi, disturbance=disturbance, rate=rate)
+    return evaluate("lemma2.1", **locals())
 
 
-def thm2_1(*, noise_bound: Any, rate: Any, beta_min: Any, initial_gap2: Any, time: Any) -> BoundResult:
-    r"""Thm 2.1: :math:`\mathbb E\|\mathbf a-\mathbf b\|^2\le\frac1{\beta_{\min}}(\frac C\lambda+(V_0-\frac C\lambda)^+e^{-2\lambda t})`.
-
+@documented("thm2.1")
+def thm2_1(
+    *, noise_bound: ArrayLike, rate: ArrayLike, beta_min: ArrayLike, initial_gap2: ArrayLike, time: ArrayLike
+) -> BoundResult:
+    """
     >>> thm2_1(noise_bound=1.0, rate=2.0, beta_min=1.0, initial_gap2=0.0, time=1.0).value
     0.5
     """
-    return evaluate(
-        "thm2.1", noise_bound=noise_bound, rate=rate, beta_min=beta_min, initial_gap2=initial_gap2, time=time
-    )
+    return evaluate("thm2.1", **locals())
 
 
-def cor2_1(*, noise_bound: Any, rate: Any, beta_min: Any, initial_gap2: Any, time: Any) -> BoundResult:
-    r"""Cor 2.1: as Thm 2.1 with one noise-free trajectory, :math:`C/(2\lambda)` in place of :math:`C/\lambda`.
-
+@documented("cor2.1")
+def cor2_1(
+    *, noise_bound: ArrayLike, rate: ArrayLike, beta_min: ArrayLike, initial_gap2: ArrayLike, time: ArrayLike
+) -> BoundResult:
+    """
     >>> cor2_1(noise_bound=1.0, rate=2.0, beta_min=1.0, initial_gap2=0.0, time=1.0).value
     0.25
     """
-    return evaluate(
-        "cor2.1", noise_bound=noise_bound, rate=rate, beta_min=beta_min, initial_gap2=initial_gap2, time=time
-    )
+    return evaluate("cor2.1", **locals())
 
 
-def thm3_1(*, coupling: Any, lambda_max: Any) -> BoundResult:
-    r"""Thm 3.1 (19)--(21): for :math:`k>\lambda_{\max}` agents with a common input synchronize at :math:`k-\lambda_{\max}`.
-
+@documented("thm3.1")
+def thm3_1(*, coupling: ArrayLike, lambda_max: ArrayLike) -> BoundResult:
+    """
     >>> thm3_1(coupling=3.0, lambda_max=1.0).value
     2.0
     """
-    return evaluate("thm3.1", coupling=coupling, lambda_max=lambda_max)
+    return evaluate("thm3.1", **locals())
 
 
-def lemma3_1(*, n_agents: Any, lr: Any, batch_size: Any, sigma2: Any, coupling: Any, lambda_max: Any) -> BoundResult:
-    r"""Lemma 3.1 (22): :math:`\mathbb E\sum_i\|\mathbf x^i-\bar{\mathbf x}\|^2\le\frac{(p-1)\eta\sigma^2}{2b(k-\lambda_{\max})}`.
-
-    For per-agent learning rates (Sec. 3.4) pass ``lr`` = their mean.
-
+@documented("lemma3.1")
+def lemma3_1(
+    *, n_agents: ArrayLike, lr: ArrayLike, batch_size: ArrayLike, sigma2: ArrayLike, coupling: ArrayLike,
+    lambda_max: ArrayLike,
+) -> BoundResult:
+    """
     >>> round(lemma3_1(n_agents=4, lr=0.1, batch_size=1, sigma2=2.0, coupling=2.0, lambda_max=1.0).value, 12)
     0.3
     """
-    return evaluate(
-        "lemma3.1",
-        n_agents=n_agents,
-        lr=lr,
-        batch_size=batch_size,
-        sigma2=sigma2,
-        coupling=coupling,
-        lambda_max=lambda_max,
-    )
+    return evaluate("lemma3.1", **locals())
 
 
+@documented("thm3.2")
 def thm3_2(
-    *, n_agents: Any, lr: Any, batch_size: Any, sigma2: Any, dim: Any, q: Any, coupling: Any, lambda_max: Any
+    *, n_agents: ArrayLike, lr: ArrayLike, batch_size: ArrayLike, sigma2: ArrayLike, dim: ArrayLike, q: ArrayLike,
+    coupling: ArrayLike, lambda_max: ArrayLike,
 ) -> BoundResult:
-    r"""Thm 3.2 (31): :math:`\mathbb E\|\boldsymbol\epsilon\|\le\frac{(p-1)\eta Q\sigma^2\sqrt n}{4pb(k-\lambda_{\max})}`.
-
+    """
     >>> round(thm3_2(n_agents=2, lr=0.1, batch_size=1, sigma2=1.0, dim=4, q=1.0, coupling=1.0,
     ...              lambda_max=0.0).value, 6)
     0.025
     """
-    return evaluate(
-        "thm3.2",
-        n_agents=n_agents,
-        lr=lr,
-        batch_size=batch_size,
-        sigma2=sigma2,
-        dim=dim,
-        q=q,
-        coupling=coupling,
-        lambda_max=lambda_max,
-    )
+    return evaluate("thm3.2", **locals())
 
 
+@documented("lemma3.2")
 def lemma3_2(
-    *, coupling: Any, damping: Any, strong_convexity: Any, smoothness: Any, velocity_coupling: Any = 0.0
+    *, coupling: ArrayLike, damping: ArrayLike, strong_convexity: ArrayLike, smoothness: ArrayLike,
+    velocity_coupling: ArrayLike = 0.0,
 ) -> BoundResult:
-    r"""Lemma 3.2 (35): :math:`\lambda_s\ge\frac{k_x+\gamma+k_v}2-\sqrt{(\frac{k_x-\gamma-k_v}2)^2+\frac{m^2}4}`.
-
+    """
     >>> round(lemma3_2(coupling=2.0, damping=2.0, strong_convexity=1.0, smoothness=3.0).value, 6)
     1.0
     """
-    return evaluate(
-        "lemma3.2",
-        coupling=coupling,
-        damping=damping,
-        strong_convexity=strong_convexity,
-        smoothness=smoothness,
-        velocity_coupling=velocity_coupling,
-    )
+    return evaluate("lemma3.2", **locals())
 
 
-def sgd(*, lr: Any, batch_size: Any, sigma2: Any, strong_convexity: Any) -> BoundResult:
-    r"""SGD comparison (48): :math:`\mathbb E\|\mathbf x-\mathbf x^*\|\le\sqrt{\eta\sigma^2/(2b\lambda)}`.
-
+@documented("sgd")
+def sgd(*, lr: ArrayLike, batch_size: ArrayLike, sigma2: ArrayLike, strong_convexity: ArrayLike) -> BoundResult:
+    """
     >>> round(sgd(lr=0.5, batch_size=1, sigma2=1.0, strong_convexity=1.0).value, 12)
     0.5
     """
-    return evaluate("sgd", lr=lr, batch_size=batch_size, sigma2=sigma2, strong_convexity=strong_convexity)
+    return evaluate("sgd", **locals())
 
 
+@documented("thm5.1")
 def thm5_1(
-    *, n_agents: Any, lr: Any, batch_size: Any, sigma2: Any, dim: Any, q: Any, strong_convexity: Any, coupling: Any
+    *, n_agents: ArrayLike, lr: ArrayLike, batch_size: ArrayLike, sigma2: ArrayLike, dim: ArrayLike, q: ArrayLike,
+    strong_convexity: ArrayLike, coupling: ArrayLike,
 ) -> BoundResult:
-    r"""Thm 5.1 (47), QSGD: :math:`\mathbb E\|\bar{\mathbf x}-\mathbf x^*\|\le\frac{(p-1)\eta Q\sigma^2\sqrt n}{4pb\lambda(k+\lambda)}+\sqrt{\frac{\eta\sigma^2}{2bp\lambda}}`.
-
+    """
     >>> round(thm5_1(n_agents=4, lr=0.5, batch_size=1, sigma2=1.0, dim=1, q=0.0, strong_convexity=1.0,
     ...              coupling=1.0).value, 6)
     0.25
     """
-    return evaluate(
-        "thm5.1",
-        n_agents=n_agents,
-        lr=lr,
-        batch_size=batch_size,
-        sigma2=sigma2,
-        dim=dim,
-        q=q,
-        strong_convexity=strong_convexity,
-        coupling=coupling,
-    )
+    return evaluate("thm5.1", **locals())
 
 
-def lemma5_2(*, strong_convexity: Any, coupling: Any, n_agents: Any) -> BoundResult:
-    r"""Lemma 5.2 (50): :math:`\lambda_E\ge\frac{\lambda+k+kp}2-\sqrt{(\frac{\lambda+k-kp}2)^2+k^2p}`.
-
+@documented("lemma5.2")
+def lemma5_2(*, strong_convexity: ArrayLike, coupling: ArrayLike, n_agents: ArrayLike) -> BoundResult:
+    """
     >>> round(lemma5_2(strong_convexity=1.0, coupling=1.0, n_agents=4).value, 6)
     0.763932
     """
-    return evaluate("lemma5.2", strong_convexity=strong_convexity, coupling=coupling, n_agents=n_agents)
+    return evaluate("lemma5.2", **locals())
 
 
+@documented("thm5.2")
 def thm5_2(
-    *,
-    n_agents: Any,
-    lr: Any,
-    batch_size: Any,
-    sigma2: Any,
-    dim: Any,
-    q: Any,
-    strong_convexity: Any,
-    coupling: Any,
-    metric: str = "paper",
-    smoothness: Any = None,
+    *, n_agents: ArrayLike, lr: ArrayLike, batch_size: ArrayLike, sigma2: ArrayLike, dim: ArrayLike, q: ArrayLike,
+    strong_convexity: ArrayLike, coupling: ArrayLike, metric: str = "paper", smoothness: ArrayLike | None = None,
 ) -> BoundResult:
-    r"""Thm 5.2 (51), EASGD: :math:`\frac{\sqrt p(p-1)\eta Q\sigma^2\sqrt n}{4pb\lambda_E(k+\lambda)}+\sqrt{\frac{\eta\sigma^2}{2b\lambda_E}}`.
-
+    """
     >>> r = thm5_2(n_agents=4, lr=0.5, batch_size=1, sigma2=1.0, dim=1, q=0.0, strong_convexity=1.0,
     ...            coupling=1.0)
     >>> round(r.value, 6)
     0.572061
-
-    ``metric="lmi"`` (with ``smoothness``) uses an LMI-certified metric in the same composition.
     """
-    extra = {} if smoothness is None else {"smoothness": smoothness}
-    return evaluate(
-        "thm5.2",
-        metric=metric,
-        **extra,
-        n_agents=n_agents,
-        lr=lr,
-        batch_size=batch_size,
-        sigma2=sigma2,
-        dim=dim,
-        q=q,
-        strong_convexity=strong_convexity,
-        coupling=coupling,
-    )
+    params = dict(locals())
+    if smoothness is None:  # only metric="lmi" takes it
+        del params["smoothness"]
+    return evaluate("thm5.2", **params)
 
 
+@documented("lemma5.3")
 def lemma5_3(
-    *, strong_convexity: Any, smoothness: Any, damping: Any, coupling: Any, metric_a: Any = None
+    *, strong_convexity: ArrayLike, smoothness: ArrayLike, damping: ArrayLike, coupling: ArrayLike,
+    metric_a: ArrayLike | None = None,
 ) -> BoundResult:
-    r"""Lemma 5.3 (52)--(53): :math:`\lambda_m\ge\frac\gamma2-\sqrt{\frac{(\gamma-2a)^2}4+\frac{(L-\lambda)^2}{16c^2}}` for :math:`\gamma>\sqrt L-\sqrt\lambda`.
-
-    ``metric_a`` defaults to the rate-maximizing admissible :math:`a`.
-
+    """
     >>> round(lemma5_3(strong_convexity=1.0, smoothness=4.0, damping=3.0, coupling=5.0).value, 6)
     0.381966
     """
-    return evaluate(
-        "lemma5.3",
-        strong_convexity=strong_convexity,
-        smoothness=smoothness,
-        damping=damping,
-        coupling=coupling,
-        metric_a=metric_a,
-    )
+    return evaluate("lemma5.3", **locals())
 
 
+@documented("thm5.3")
 def thm5_3(
-    *,
-    n_agents: Any,
-    lr: Any,
-    batch_size: Any,
-    sigma2: Any,
-    dim: Any,
-    q: Any,
-    strong_convexity: Any,
-    smoothness: Any,
-    coupling: Any,
-    damping: Any,
-    metric_a: Any = None,
-    metric: str = "paper",
+    *, n_agents: ArrayLike, lr: ArrayLike, batch_size: ArrayLike, sigma2: ArrayLike, dim: ArrayLike, q: ArrayLike,
+    strong_convexity: ArrayLike, smoothness: ArrayLike, coupling: ArrayLike, damping: ArrayLike,
+    metric_a: ArrayLike | None = None, metric: str = "paper",
 ) -> BoundResult:
-    r"""Thm 5.3 (54), QSGD with momentum: :math:`\frac{\chi(\Theta)(p-1)\eta Q\sigma^2\sqrt n}{4pb\lambda_m\lambda_s}+\sqrt{\frac{\eta\sigma^2}{2bp\beta_{\min}\lambda_m}}`.
-
-    ``metric_a`` defaults to the admissible :math:`a` that minimizes the bound.
-
+    """
     >>> r = thm5_3(n_agents=4, lr=0.1, batch_size=1, sigma2=1.0, dim=1, q=0.0, strong_convexity=1.0,
     ...            smoothness=2.0, coupling=2.0, damping=2.0)
     >>> r.value > 0, sorted(r.transient_rates)
     (True, ['convergence', 'synchronization'])
     """
-    return evaluate(
-        "thm5.3",
-        metric=metric,
-        **({} if metric == "lmi" else {"metric_a": metric_a}),
-        n_agents=n_agents,
-        lr=lr,
-        batch_size=batch_size,
-        sigma2=sigma2,
-        dim=dim,
-        q=q,
-        strong_convexity=strong_convexity,
-        smoothness=smoothness,
-        coupling=coupling,
-        damping=damping,
-    )
+    params = dict(locals())
+    if metric == "lmi":  # the certificate chooses the metric
+        del params["metric_a"]
+    return evaluate("thm5.3", **params)
 
 
-def lemma5_4(*, coupling: Any, n_agents: Any, magnification: Any, lambda_max: Any) -> BoundResult:
-    r"""Lemma 5.4 (56) with the gains (60)--(61): :math:`\lambda_{sd}=\inf_t\frac1p\sum_jk_j(t)-\lambda_{\max}`.
-
+@documented("lemma5.4")
+def lemma5_4(*, coupling: ArrayLike, n_agents: ArrayLike, magnification: ArrayLike, lambda_max: ArrayLike) -> BoundResult:
+    """
     >>> lemma5_4(coupling=2.0, n_agents=4, magnification=1.0, lambda_max=0.5).value
     0.5
     """
-    return evaluate(
-        "lemma5.4", coupling=coupling, n_agents=n_agents, magnification=magnification, lambda_max=lambda_max
-    )
+    return evaluate("lemma5.4", **locals())
 
 
+@documented("lemma5.5")
 def lemma5_5(
-    *, n_agents: Any, lr: Any, batch_size: Any, sigma2: Any, dim: Any, curvature: Any, time: Any
+    *, n_agents: ArrayLike, lr: ArrayLike, batch_size: ArrayLike, sigma2: ArrayLike, dim: ArrayLike,
+    curvature: ArrayLike, time: ArrayLike,
 ) -> BoundResult:
-    r"""Lemma 5.5 (59): :math:`\mathbb E\|\hat{\mathbf x}(t)\|^2\approx\frac{\operatorname{tr}(\mathbf A^{-1}\boldsymbol\Sigma\mathbf A^{-1})}{pt}=\frac{\eta\sigma^2}{bph^2t}`, independent of :math:`k`.
-
+    """
     >>> lemma5_5(n_agents=2, lr=0.1, batch_size=1, sigma2=1.0, dim=3, curvature=1.0, time=10.0).value
     0.005
     """
-    return evaluate(
-        "lemma5.5",
-        n_agents=n_agents,
-        lr=lr,
-        batch_size=batch_size,
-        sigma2=sigma2,
-        dim=dim,
-        curvature=curvature,
-        time=time,
-    )
+    return evaluate("lemma5.5", **locals())
 
 
 __all__ = [
@@ -344,6 +236,7 @@ __all__ = [
     "BoundResult",
     "Hypothesis",
     "HypothesisCheck",
+    "StabilityTheorem",
     "Theorem",
     "cor2_1",
     "evaluate",

@@ -23,7 +23,8 @@ from quorumsgd.algorithms import QSGD, easgd_iteration, qsgd_iteration
 from quorumsgd.algorithms.ops import AgentOps
 from quorumsgd.algorithms.sdqsgd import follower_gain, winner_gain
 from quorumsgd.bounds import blocks
-from quorumsgd.bounds.theorem import Hypothesis, Theorem
+from quorumsgd.bounds.registry import REGISTRY
+from quorumsgd.bounds.theorem import Theorem
 from quorumsgd.contraction import symbolic
 from quorumsgd.paper import (
     PAIRS_NOTE,
@@ -117,13 +118,8 @@ def _metric_chi_beta(system: str) -> tuple[sympy.Expr, sympy.Expr, sympy.Matrix]
 
 @cache
 def lemma2_1() -> Theorem:
-    return Theorem(
-        name="lemma2.1",
-        title="Robustness of contracting systems",
-        equation="(12)",
-        statement=r"\dot{\mathbf y}=\mathbf f(\mathbf y,t)+\mathbf d,\ \|\mathbf d\|\le\bar d"
-        r"\ \Rightarrow\ \|\mathbf x(t)-\mathbf y(t)\|\le\frac{\chi(\Theta)\bar d}{\lambda}",
-        parameters=("chi", "disturbance", "rate"),
+    return Theorem.of(
+        REGISTRY["lemma2.1"],
         terms={"distance": blocks.robustness_distance(chi, dbar, rate)},
         transient_rates={"contraction": rate},
         derivation=("(11) dR/dt + lambda R <= |Theta d|", "(13) convolution", "|x - y| <= |Theta^-1| R"),
@@ -134,17 +130,8 @@ def _stochastic_contraction(name: str, noisy_copies: int) -> Theorem:
     other = C if noisy_copies == 2 else sympy.Integer(0)
     full = blocks.mean_square_gap_transient(C, other, rate, beta_min, v0, t)
     steady = blocks.mean_square_gap(C, other, rate, beta_min)
-    title = "Stochastic contraction" if noisy_copies == 2 else "Stochastic contraction, one noisy trajectory"
-    return Theorem(
-        name=name,
-        title=title,
-        equation="Thm 2.1 (Pham et al. 2009)" if noisy_copies == 2 else "Cor 2.1",
-        statement=r"\mathbb E\|\mathbf a(t)-\mathbf b(t)\|^2\le\frac1{\beta_{\min}}\Big(\frac{C}{"
-        + ("" if noisy_copies == 2 else "2")
-        + r"\lambda}+\mathbb E\big[(\|\mathbf a_0-\mathbf b_0\|^2_{\mathbf M}-\frac{C}{"
-        + ("" if noisy_copies == 2 else "2")
-        + r"\lambda})^+\big]e^{-2\lambda t}\Big)",
-        parameters=("noise_bound", "rate", "beta_min", "initial_gap2", "time"),
+    return Theorem.of(
+        REGISTRY[name],
         terms={"steady_state": steady, "transient": sympy.simplify(full - steady)},
         transient_rates={"mean_square": 2 * rate},
         derivation=(f"dV <= (-2 lambda V + {noisy_copies} C) dt for V = |a - b|_M^2", "Gronwall", "M >= beta_min I"),
@@ -164,38 +151,25 @@ def cor2_1() -> Theorem:
 # --- Section 3: synchronization and noise -------------------------------------------------------------------
 
 
-def _thm31_hypothesis(equation: str) -> Hypothesis:
-    return Hypothesis("coupling > lambda_max (Thm 3.1)", equation, symbolic.derive("thm3.1").condition)
-
-
 @cache
 def thm3_1() -> Theorem:
     rate = symbolic.derive("thm3.1").rate_bound
-    return Theorem(
-        name="thm3.1",
-        title="Synchronization of agents with a common input",
-        equation="(19)-(21)",
-        statement=r"k>\lambda_{\max}\ \Rightarrow\ \text{agents of (19) synchronize at rate }k-\lambda_{\max}",
-        parameters=("coupling", "lambda_max"),
+    return Theorem.of(
+        REGISTRY["thm3.1"],
         terms={"rate": rate},
-        hypotheses=(_thm31_hypothesis("(21)"),),
+        relations=(symbolic.derive("thm3.1").condition,),
         derivation=("virtual system (20) Jacobian (21) = -Hessian - k I (computed from the algorithm)",),
-        kind="rate",
     )
 
 
 @cache
 def lemma3_1() -> Theorem:
     rate = symbolic.derive("thm3.1").rate_bound
-    return Theorem(
-        name="lemma3.1",
-        title="Synchronization condition (spread of the agents)",
-        equation="(22)",
-        statement=r"\mathbb E\sum_i\|\mathbf x^i-\bar{\mathbf x}\|^2\le\frac{(p-1)\eta\sigma^2}{2b(k-\lambda_{\max})}",
-        parameters=("n_agents", "lr", "batch_size", "sigma2", "coupling", "lambda_max"),
+    return Theorem.of(
+        REGISTRY["lemma3.1"],
         terms={"spread": synchronization_spread(rate)},
         transient_rates={"synchronization": 2 * rate},
-        hypotheses=(_thm31_hypothesis("(22)"),),
+        relations=(symbolic.derive("thm3.1").condition,),
         derivation=(
             "(23) every agent solves one virtual system, contracting at k - lambda_max (Thm 3.1)",
             "(24) Thm 2.1 per pair with C = eta sigma^2 / b",
@@ -208,15 +182,11 @@ def lemma3_1() -> Theorem:
 @cache
 def thm3_2() -> Theorem:
     rate = symbolic.derive("thm3.1").rate_bound
-    return Theorem(
-        name="thm3.2",
-        title="Synchronization reduces noise: the disturbance bound",
-        equation="(31)",
-        statement=r"\mathbb E\|\boldsymbol\epsilon\|\le\frac{(p-1)\eta Q\sigma^2\sqrt n}{4pb(k-\lambda_{\max})}",
-        parameters=("n_agents", "lr", "batch_size", "sigma2", "dim", "q", "coupling", "lambda_max"),
+    return Theorem.of(
+        REGISTRY["thm3.2"],
         terms={"disturbance": disturbance_bound(rate)},
         transient_rates={"synchronization": 2 * rate},
-        hypotheses=(_thm31_hypothesis("(31)"),),
+        relations=(symbolic.derive("thm3.1").condition,),
         derivation=("(30) second-order Taylor expansion around the mean", "(22) for the spread"),
         spec_difference=PAIRS_NOTE,
     )
@@ -225,26 +195,12 @@ def thm3_2() -> Theorem:
 @cache
 def lemma3_2() -> Theorem:
     deriv = symbolic.derive("lemma3.2")
-    return Theorem(
-        name="lemma3.2",
-        title="Synchronization of QSGD with momentum",
-        equation="(35)",
-        statement=r"k_x(\gamma+k_v)>\frac{m^2}4\Rightarrow\lambda_s\ge\frac{k_x+\gamma+k_v}2"
-        r"-\sqrt{\big(\frac{k_x-\gamma-k_v}2\big)^2+\frac{m^2}4},\ m=\max(|1-\lambda|,|1-L|)",
-        parameters=("coupling", "damping", "strong_convexity", "smoothness"),
-        optional={"velocity_coupling": 0.0},
+    return Theorem.of(
+        REGISTRY["lemma3.2"],
         terms={"rate": deriv.rate_bound},
-        hypotheses=(
-            Hypothesis("coupling (damping + velocity_coupling) > m^2/4", "(35)", deriv.condition),
-            _smoothness_hypothesis("(35)"),
-        ),
+        relations=(deriv.condition, big_l >= lam),
         derivation=("Jacobian of (36)-(37) from the algorithm", "symmetric part, Slotine's block bound"),
-        kind="rate",
     )
-
-
-def _smoothness_hypothesis(equation: str) -> Hypothesis:
-    return Hypothesis("smoothness >= strong_convexity", equation, big_l >= lam)
 
 
 # --- Section 5: convergence --------------------------------------------------------------------------------
@@ -254,12 +210,8 @@ def _smoothness_hypothesis(equation: str) -> Hypothesis:
 def sgd() -> Theorem:
     flow_rate = symbolic.derive("gradient_flow").rate_bound
     noise = blocks.jensen(blocks.mean_square_gap(agent_noise_bound(), 0, flow_rate))
-    return Theorem(
-        name="sgd",
-        title="SGD comparison bound",
-        equation="(48)",
-        statement=r"\mathbb E\|\mathbf x-\mathbf x^*\|\le\sqrt{\frac{\eta\sigma^2}{2b\lambda}}",
-        parameters=("lr", "batch_size", "sigma2", "strong_convexity"),
+    return Theorem.of(
+        REGISTRY["sgd"],
         terms={"noise": noise},
         transient_rates={"convergence": flow_rate},
         derivation=("Cor 2.1: SGD SDE (2) vs the gradient flow, C = eta sigma^2/b", "Jensen"),
@@ -272,18 +224,11 @@ def thm5_1() -> Theorem:
     sync = sync_rate_strongly_convex()
     disturbance = blocks.robustness_distance(sympy.Integer(1), disturbance_bound(sync), flow_rate)
     noise = blocks.jensen(blocks.mean_square_gap(center_of_mass_noise(), 0, flow_rate))
-    return Theorem(
-        name="thm5.1",
-        title="QSGD convergence",
-        equation="(47)",
-        statement=r"\mathbb E\|\bar{\mathbf x}-\mathbf x^*\|\le\frac{(p-1)\eta Q\sigma^2\sqrt n}{4pb\lambda(k+\lambda)}"
-        r"+\sqrt{\frac{\eta\sigma^2}{2bp\lambda}}",
-        parameters=("n_agents", "lr", "batch_size", "sigma2", "dim", "q", "strong_convexity", "coupling"),
+    return Theorem.of(
+        REGISTRY["thm5.1"],
         terms={"disturbance": sympy.simplify(disturbance), "noise": sympy.simplify(noise)},
         transient_rates={"convergence": flow_rate, "synchronization": sync},
-        hypotheses=(
-            Hypothesis("coupling + strong_convexity > 0 (Thm 3.1 with lambda_max = -lambda)", "(47)", sync > 0),
-        ),
+        relations=(sync > 0,),
         derivation=(
             "hierarchy y (gradient flow, contracts at lambda) -> z (flow - eps) -> x_bar (z + noise (29))",
             "|y - z|: Lemma 2.1 with chi = 1 and the eps bound (31) at rate k + lambda",
@@ -297,23 +242,15 @@ def thm5_1() -> Theorem:
 @cache
 def lemma5_2() -> Theorem:
     deriv = symbolic.derive("lemma5.2")
-    return Theorem(
-        name="lemma5.2",
-        title="Deterministic EASGD: contraction of the synchronized system",
-        equation="(50)",
-        statement=r"\lambda_E\ge\frac{\lambda+k+kp}2-\sqrt{\big(\frac{\lambda+k-kp}2\big)^2+k^2p}>0"
-        r"\ \text{in }\mathbf M=\mathrm{diag}(p\mathbf I,\mathbf I)",
-        parameters=("strong_convexity", "coupling", "n_agents"),
+    return Theorem.of(
+        REGISTRY["lemma5.2"],
         terms={"rate": deriv.rate_bound},
-        hypotheses=(
-            Hypothesis("coupling n_agents strong_convexity > 0 (reduces to lambda > 0)", "(50)", deriv.condition),
-        ),
+        relations=(deriv.condition,),
         derivation=(
             "Jacobian of the synchronized EASGD system from the algorithm",
             "Theta = diag(sqrt p, 1) makes it symmetric",
             "Slotine's block bound at h = lambda",
         ),
-        kind="rate",
     )
 
 
@@ -351,16 +288,11 @@ def thm5_2() -> Theorem:
     sync = sync_rate_strongly_convex()
     chi, beta_min, metric = _metric_chi_beta("lemma5.2")
     terms = convergence_terms(sync, sympy.Integer(1), sympy.Integer(1), chi, beta_min, lam_e, metric[0, 0])
-    return Theorem(
-        name="thm5.2",
-        title="EASGD convergence",
-        equation="(51)",
-        statement=r"\mathbb E\|\mathbf X-\mathbf X^*\|\le\frac{\sqrt p\,(p-1)\eta Q\sigma^2\sqrt n}{4pb\lambda_E(k+\lambda)}"
-        r"+\sqrt{\frac{\eta C}{2bp\lambda_E}},\ C=p\sigma^2",
-        parameters=("n_agents", "lr", "batch_size", "sigma2", "dim", "q", "strong_convexity", "coupling"),
+    return Theorem.of(
+        REGISTRY["thm5.2"],
         terms={k: sympy.simplify(v) for k, v in terms.items()},
         transient_rates={"convergence": lam_e, "synchronization": sync},
-        hypotheses=lemma5_2().hypotheses,
+        relations=tuple(h.relation for h in lemma5_2().hypotheses),
         derivation=(
             "(x_bar, x_tilde) contracts at lambda_E in M = diag(p, 1) (Lemma 5.2), chi = sqrt p, beta_min = 1",
             "Lemma 2.1 with the eps bound at rate k + lambda (agents synchronize whatever the quorum, App. A)",
@@ -379,19 +311,18 @@ def _lemma53_prepare_rate_optimal(values: dict[str, np.ndarray]) -> dict[str, np
     return values
 
 
-def _lemma53_hypotheses() -> tuple[Hypothesis, ...]:
+def _lemma53_relations() -> tuple[sympy.Basic, ...]:
+    """The relations of Lemma 5.3's hypotheses, in the registry's order."""
     deriv = symbolic.derive("lemma5.3")
     c2 = symbolic.lemma53_c_squared()
     sync = symbolic.derive("lemma3.2").condition.subs(k_v, 0)
     return (
-        _smoothness_hypothesis("(52)"),
-        Hypothesis(
-            "damping > sqrt(smoothness) - sqrt(strong_convexity)", "(52)", gamma > sympy.sqrt(big_l) - sympy.sqrt(lam)
-        ),
-        Hypothesis("0 < metric_a < damping", "(53)", sympy.And(a > 0, a < gamma)),
-        Hypothesis("c^2 = (lambda + L)/2 - a (damping - a) > 0", "(53)", c2 > 0),
-        Hypothesis("metric (53) certifies contraction (Lemma 5.3 condition)", "(52)", deriv.condition),
-        Hypothesis("coupling damping > m^2/4 (Lemma 3.2 with velocity_coupling = 0)", "(35)", sync),
+        big_l >= lam,
+        gamma > sympy.sqrt(big_l) - sympy.sqrt(lam),
+        sympy.And(a > 0, a < gamma),
+        c2 > 0,
+        deriv.condition,
+        sync,
     )
 
 
@@ -399,17 +330,11 @@ def _lemma53_hypotheses() -> tuple[Hypothesis, ...]:
 def lemma5_3() -> Theorem:
     deriv = symbolic.derive("lemma5.3")
     constants = symbolic.lemma53_metric_constants()
-    return Theorem(
-        name="lemma5.3",
-        title="Deterministic QSGD with momentum: contraction of the synchronized system",
-        equation="(52)-(53)",
-        statement=r"\gamma>\sqrt L-\sqrt\lambda\Rightarrow\lambda_m\ge\frac\gamma2-\sqrt{\frac{(\gamma-2a)^2}4"
-        r"+\frac{(L-\lambda)^2}{16c^2}},\ c^2=\frac{\lambda+L}2-a(\gamma-a)",
-        parameters=("strong_convexity", "smoothness", "damping", "coupling"),
-        optional={"metric_a": None},
+    return Theorem.of(
+        REGISTRY["lemma5.3"],
         terms={"rate": deriv.rate_bound},
         transient_rates={},
-        hypotheses=_lemma53_hypotheses(),
+        relations=_lemma53_relations(),
         prepare=_lemma53_prepare_rate_optimal,
         derivation=(
             "Jacobian of the synchronized momentum system from the algorithm",
@@ -420,7 +345,6 @@ def lemma5_3() -> Theorem:
         spec_difference="metric_a defaults to the rate-maximizing admissible a (closed form "
         f"u = a(gamma - a) = {symbolic.lemma53_rate_optimal_u()}); metric constants: beta_min = "
         f"{constants['beta_min']}",
-        kind="rate",
     )
 
 
@@ -476,28 +400,11 @@ def thm5_3() -> Theorem:
     m_vv = metric[1, 1]  # the noise enters the velocity equation
     terms = convergence_terms(lam_s, sympy.Integer(1), sympy.Integer(1), constants["chi"], constants["beta_min"],
                               lam_m, m_vv)
-    return Theorem(
-        name="thm5.3",
-        title="QSGD with momentum convergence",
-        equation="(54)",
-        statement=r"\mathbb E\|\bar{\mathbf X}-\mathbf X^*\|\le\frac{\chi(\Theta)(p-1)\eta Q\sigma^2\sqrt n}"
-        r"{4pb\lambda_m\lambda_s}+\sqrt{\frac{\eta C}{2bp\beta_{\min}\lambda_m}},\ C=\sigma^2",
-        parameters=(
-            "n_agents",
-            "lr",
-            "batch_size",
-            "sigma2",
-            "dim",
-            "q",
-            "strong_convexity",
-            "smoothness",
-            "coupling",
-            "damping",
-        ),
-        optional={"metric_a": None},
+    return Theorem.of(
+        REGISTRY["thm5.3"],
         terms=terms,
         transient_rates={"convergence": lam_m, "synchronization": lam_s},
-        hypotheses=_lemma53_hypotheses(),
+        relations=_lemma53_relations(),
         prepare=_thm53_prepare_bound_optimal,
         derivation=(
             "(x_bar, v_bar) contracts at lambda_m in the metric (53) (Lemma 5.3)",
@@ -518,20 +425,15 @@ def lemma5_4() -> Theorem:
     mean_gain = (winner_gain(k, a_mag, decay) + (p - 1) * follower_gain(k, decay)) / p
     inf_gain = sympy.Min(sympy.simplify(mean_gain.subs(decay, 0)), sympy.simplify(mean_gain.subs(decay, 1)))
     rate = inf_gain - lam_max
-    return Theorem(
-        name="lemma5.4",
-        title="SD-QSGD synchronization with the best-agent gains (60)-(61)",
-        equation="(56)",
-        statement=r"\lambda_{sd}=\inf_t\frac1p\sum_jk_j(t)-\lambda_{\max}>0",
-        parameters=("coupling", "n_agents", "magnification", "lambda_max"),
+    return Theorem.of(
+        REGISTRY["lemma5.4"],
         terms={"rate": rate},
-        hypotheses=(Hypothesis("inf_t mean_j k_j(t) > lambda_max", "(56)", rate > 0),),
+        relations=(rate > 0,),
         derivation=(
             "weighted quorum x_w and mean gain k_bar (57)",
             "virtual system contracts at k_bar - lambda_max",
             "mean of the gains (60)-(61) from the algorithm's gain functions; infimum over t",
         ),
-        kind="rate",
     )
 
 
@@ -569,13 +471,8 @@ def lemma5_5_finite_time() -> sympy.Expr:
 @cache
 def lemma5_5() -> Theorem:
     slope, finite, asymptotic = _lemma55_expressions()
-    return Theorem(
-        name="lemma5.5",
-        title="Iterate averaging: optimal variance independent of the coupling",
-        equation="(59)",
-        statement=r"\hat{\mathbf x}(t)\approx\mathcal N\big(0,\tfrac1{pt}\mathbf A^{-1}\boldsymbol\Sigma\mathbf A^{-1}\big)"
-        r",\ \mathbb E\|\hat{\mathbf x}(t)\|^2\approx\frac{\eta\sigma^2}{bph^2t}\ (\mathbf A=h\mathbf I)",
-        parameters=("n_agents", "lr", "batch_size", "sigma2", "dim", "curvature", "time"),
+    return Theorem.of(
+        REGISTRY["lemma5.5"],
         terms={"asymptotic": asymptotic},
         transient_rates={"center_of_mass": -slope},
         derivation=(

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from quorumsgd import bounds
+from quorumsgd.bounds import registry
 from quorumsgd.errors import InvalidParameter
 from quorumsgd.parameters import PARAMETERS, validate_values
 
@@ -22,28 +23,16 @@ _FIXED = ("name", "list_", "json_", "algorithm", "metric")
 
 
 def _theorem_parameters(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    if name == "stability":
-        return ("lr", "curvature", "coupling", "n_agents"), ("algorithm",)
-    th = bounds.theorem(name)
-    return th.parameters, tuple(th.optional)
+    entry = registry.REGISTRY[name]
+    return entry.parameters, tuple(entry.optional)
 
 
 def _list_theorems(console: Console) -> None:
     table = Table(title="quorumsgd bound NAME: theorems, parameters and hypotheses", show_lines=True)
     for column in ("name", "result", "parameters", "hypotheses"):
         table.add_column(column)
-    for name in bounds.NAMES:
-        required, optional = _theorem_parameters(name)
-        flags = " ".join(PARAMETERS[p].flag for p in required)
-        if optional:
-            flags += " [" + " ".join(f"--{o.replace('_', '-')}" for o in optional) + "]"
-        if name == "stability":
-            title, hyps = "Discrete-time stability on a 1-D quadratic (spec §2.6)", "(none: reports stable / unstable)"
-        else:
-            th = bounds.theorem(name)
-            title = f"{th.title} {th.equation}"
-            hyps = "\n".join(f"{h.statement} {h.equation}" for h in th.hypotheses) or "(parameter domains only)"
-        table.add_row(name, title, flags, hyps)
+    for entry in registry.ENTRIES:
+        table.add_row(entry.name, f"{entry.title} {entry.equation}", entry.flags, entry.hypotheses_text())
     console.print(table)
 
 
@@ -96,15 +85,22 @@ def _bound_command(**kwargs: Any) -> None:
     for key in required:
         if key not in given:
             raise InvalidParameter(PARAMETERS[key].flag, f"be given for {name} ({PARAMETERS[key].description})")
-    if name == "stability":
+    if "algorithm" in optional:
         given["algorithm"] = algorithm
     elif algorithm != "qsgd":
-        raise InvalidParameter("--algorithm", "be used only with stability")
+        raise InvalidParameter("--algorithm", f"be used only with {', '.join(registry.used_by('algorithm'))}")
     result = bounds.evaluate(name, **given)
     if json_:
         print(json.dumps(result.to_json()))
     else:
         _print_result(console, result)
+
+
+def _flag_help(name: str) -> str:
+    """A parameter flag's help: what it is, its domain, and which theorems take it (from the registry)."""
+    param = PARAMETERS[name]
+    users = registry.used_by(name)
+    return f"{param.description} ({param.constraint})" + (f"; for {', '.join(users)}" if users else "")
 
 
 def _signature() -> inspect.Signature:
@@ -113,7 +109,8 @@ def _signature() -> inspect.Signature:
             "name",
             inspect.Parameter.POSITIONAL_OR_KEYWORD,
             annotation=str | None,
-            default=typer.Argument(None, help="theorem name (see --list)", show_default=False),
+            default=typer.Argument(None, help=f"theorem name: {', '.join(registry.NAMES)} (see --list)",
+                                   show_default=False),
         ),
         inspect.Parameter(
             "list_",
@@ -137,7 +134,8 @@ def _signature() -> inspect.Signature:
             "algorithm",
             inspect.Parameter.KEYWORD_ONLY,
             annotation=str,
-            default=typer.Option("qsgd", "--algorithm", help="stability only: qsgd or easgd"),
+            default=typer.Option("qsgd", "--algorithm",
+                                 help=f"{', '.join(registry.used_by('algorithm'))} only: qsgd or easgd"),
         ),
     ]
     for p in PARAMETERS.values():
@@ -146,7 +144,7 @@ def _signature() -> inspect.Signature:
                 p.name,
                 inspect.Parameter.KEYWORD_ONLY,
                 annotation=float | None,
-                default=typer.Option(None, p.flag, help=f"{p.description} ({p.constraint})", show_default=False),
+                default=typer.Option(None, p.flag, help=_flag_help(p.name), show_default=False),
             )
         )
     return inspect.Signature(params)

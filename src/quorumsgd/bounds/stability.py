@@ -20,23 +20,27 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import numpy as np
 import sympy
+from numpy.typing import ArrayLike
 
-from quorumsgd.bounds.catalog import jury_conditions, stability_matrices
-from quorumsgd.bounds.theorem import BoundResult, HypothesisCheck
+from quorumsgd.bounds.registry import REGISTRY, TheoremEntry, documented
+from quorumsgd.bounds.theorem import BoundResult, Hypothesis, HypothesisCheck
 from quorumsgd.errors import InvalidParameter
 from quorumsgd.parameters import latex, validate_values
 
 ALGORITHMS = ("qsgd", "easgd")
-PARAMETERS = ("lr", "curvature", "coupling", "n_agents")
+PARAMETERS = REGISTRY["stability"].parameters
 
 
 @cache
 def _compiled(algorithm: str) -> tuple[Any, Any, list[sympy.Basic], sympy.Matrix]:
+    from quorumsgd.bounds.catalog import jury_conditions, stability_matrices  # the derivation, on first use
+
     mats = stability_matrices(algorithm)
     conditions = [c for m in mats.values() for c in jury_conditions(m)]
     args = [sympy.Symbol(n) for n in PARAMETERS]
@@ -59,12 +63,12 @@ def _spectral_radius(matrix_fn_output: list[Any], shape: tuple[int, ...]) -> np.
     return radius
 
 
-def stability(*, lr: Any, curvature: Any, coupling: Any, n_agents: Any, algorithm: str = "qsgd") -> BoundResult:
-    r"""Spectral radius and Jury stability of the noise-free discrete iteration on :math:`f=\frac h2x^2`.
-
-    ``value`` is the spectral radius over all modes (< 1 iff stable); ``terms`` holds ``stable`` (1.0 or
-    0.0) and the radius. Vectorized over array parameters.
-    """
+@documented("stability")
+def stability(
+    *, lr: ArrayLike, curvature: ArrayLike, coupling: ArrayLike, n_agents: ArrayLike, algorithm: str = "qsgd"
+) -> BoundResult:
+    """Vectorized over array parameters; the hypotheses it reports are Jury's conditions, each with whether it
+    holds everywhere."""
     if algorithm not in ALGORITHMS:
         raise InvalidParameter("algorithm", f"be one of {', '.join(ALGORITHMS)}", algorithm, "stability")
     values = validate_values(
@@ -108,3 +112,64 @@ def max_stable_coupling(*, lr: float, curvature: float, n_agents: int, algorithm
         return 0.0
     first_unstable = int(np.argmin(stable)) if not np.all(stable) else grid.size
     return float(grid[first_unstable - 1])
+
+
+@dataclass(frozen=True, eq=False)
+class StabilityTheorem:
+    """Discrete-time stability in the interface of a :class:`~quorumsgd.bounds.theorem.Theorem`: the
+    registry's header, no hypotheses (it reports stable or unstable), evaluated by :func:`stability`."""
+
+    entry: TheoremEntry
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    @property
+    def title(self) -> str:
+        return self.entry.title
+
+    @property
+    def equation(self) -> str:
+        return self.entry.equation
+
+    @property
+    def statement(self) -> str:
+        return self.entry.statement
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        return self.entry.parameters
+
+    @property
+    def optional(self) -> dict[str, Any]:
+        return dict(self.entry.optional)
+
+    @property
+    def kind(self) -> str:
+        return self.entry.kind
+
+    @property
+    def hypotheses(self) -> tuple[Hypothesis, ...]:
+        return ()
+
+    @property
+    def all_parameters(self) -> tuple[str, ...]:
+        return (*self.entry.parameters, *self.entry.optional)
+
+    def evaluate(self, **params: Any) -> BoundResult:
+        """:func:`stability` with the theorem's parameter checks: unknown or missing names raise."""
+        for name in params:
+            if name not in self.all_parameters:
+                raise InvalidParameter(name, f"not be given: stability takes {', '.join(self.all_parameters)}",
+                                       where="stability")
+        for name in self.entry.parameters:
+            if params.get(name) is None:
+                raise InvalidParameter(name, "be given", where="stability")
+        return stability(**params)
+
+
+@cache
+def stability_theorem() -> StabilityTheorem:
+    """The registry's ``stability`` entry as a theorem."""
+    return StabilityTheorem(REGISTRY["stability"])

@@ -11,13 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sympy
 
 from quorumsgd.errors import HypothesisViolation, InvalidParameter, QuorumSGDError
 from quorumsgd.parameters import PARAMETERS, latex, validate_values
+
+if TYPE_CHECKING:
+    from quorumsgd.bounds.registry import TheoremEntry
 
 Number = float | np.ndarray
 
@@ -126,6 +129,16 @@ class Theorem:
     prepare: Prepare | None = None
     spec_difference: str = ""
     kind: str = "bound"
+
+    @classmethod
+    def of(cls, entry: TheoremEntry, *, terms: dict[str, sympy.Expr], relations: tuple[sympy.Basic, ...] = (),
+           **derived: Any) -> Theorem:
+        """The theorem of a registry entry: its header (name, title, statement, parameters, hypotheses'
+        statements) from :mod:`quorumsgd.bounds.registry`, its terms and the hypotheses' relations derived."""
+        hypotheses = tuple(Hypothesis(s, e, r) for (s, e), r in zip(entry.hypotheses, relations, strict=True))
+        return cls(name=entry.name, title=entry.title, equation=entry.equation, statement=entry.statement,
+                   parameters=entry.parameters, optional=dict(entry.optional), hypotheses=hypotheses,
+                   kind=entry.kind, terms=terms, **derived)
 
     @cached_property
     def expression(self) -> sympy.Expr:

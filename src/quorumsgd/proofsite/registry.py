@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from quorumsgd.bounds.registry import ENTRIES
 from quorumsgd.errors import InvalidParameter
 
 
@@ -45,26 +46,13 @@ class ProofNotebook:
         return f"{self.stem}.py"
 
 
-_N = ProofNotebook
-NOTEBOOKS: tuple[ProofNotebook, ...] = (
-    _N("lemma2.1", "Robustness of contracting systems", "Sec. 2.5, (10)-(13)", True),
-    _N("thm2.1", "Stochastic contraction", "Sec. 2.5, (14)", True),
-    _N("cor2.1", "Stochastic contraction, one noisy trajectory", "Sec. 2.5", True),
-    _N("thm3.1", "Synchronization of agents with a common input", "Sec. 3.1, (19)-(21)", True),
-    _N("lemma3.1", "Synchronization condition: the spread of the agents", "Sec. 3.1, (22)-(24)", True),
-    _N("thm3.2", "Synchronization reduces noise: the disturbance bound", "Sec. 3.2, (25)-(31)", True),
-    _N("lemma3.2", "Synchronization of QSGD with momentum", "Sec. 3.5, (33)-(37)", False),
-    _N("sgd", "The SGD comparison bound", "Sec. 5.1, (48)", True),
-    _N("thm5.1", "QSGD convergence", "Sec. 5.1, (47)", True),
-    _N("lemma5.2", "Deterministic EASGD: contraction of the synchronized system", "Sec. 5.2, (50)", False),
-    _N("thm5.2", "EASGD convergence", "Sec. 5.2, (51)", True),
-    _N("lemma5.3", "Deterministic QSGD with momentum", "Sec. 5.3, (52)-(53)", False),
-    _N("thm5.3", "QSGD with momentum convergence", "Sec. 5.3, (54)", True),
-    _N("lemma5.4", "State-dependent coupling (SD-QSGD)", "Sec. 5.4, (55)-(57), (60)-(61)", True),
-    _N("lemma5.5", "Iterate averaging on a quadratic", "Sec. 5.5, (58)-(59)", True),
-    _N("stability", "Discrete-time stability of QSGD and EASGD", "SI; spec §2.6", True),
+UNMEASURED = frozenset({"lemma3.2", "lemma5.2", "lemma5.3"})
+"""Notebooks that plot a rate's structure against LMI certificates instead of measuring a bound."""
+
+NOTEBOOKS: tuple[ProofNotebook, ...] = tuple(
+    ProofNotebook(e.name, e.title, e.section, e.name not in UNMEASURED) for e in ENTRIES
 )
-"""Every proof notebook, in the paper's order (the design's theorem names)."""
+"""Every proof notebook, one per result of :mod:`quorumsgd.bounds.registry`, in the paper's order."""
 
 
 def find(name: str) -> ProofNotebook:

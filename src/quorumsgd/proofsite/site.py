@@ -64,13 +64,10 @@ def select(only: Sequence[str] | None) -> list[ProofNotebook]:
 
 
 def statement_latex(notebook: ProofNotebook) -> str:
-    """The result's statement in LaTeX, from the derived theorem of :mod:`quorumsgd.bounds`."""
-    if notebook.name == "stability":
-        return (r"\text{QSGD: stable iff }0<\eta h<2,\ 0<\eta(h+k)<2\ (\text{any }p);\quad"
-                r"\text{EASGD: Jury's conditions, (ii) }(2-\eta h)(2-p\eta k)>2\eta k\text{ fails for large }p")
-    from quorumsgd import bounds
+    """The result's statement in LaTeX, from :mod:`quorumsgd.bounds.registry`."""
+    from quorumsgd.bounds.registry import REGISTRY
 
-    return bounds.theorem(notebook.name).statement
+    return REGISTRY[notebook.name].statement
 
 
 def _label(notebook: ProofNotebook) -> str:

@@ -1,0 +1,243 @@
+r"""The registry of the paper's results: what each one states, takes and assumes, in the paper's order.
+
+Each :class:`TheoremEntry` is the static part of a :class:`~quorumsgd.bounds.theorem.Theorem`: name, title,
+equation, statement, parameters and hypotheses (statement and equation). It is cheap (no SymPy), so the
+public wrappers' docstrings, the command line's help and the proof site's titles are generated from it
+without deriving anything; :meth:`TheoremEntry.derive` builds the theorem itself (the derivation composes
+its terms and the hypotheses' relations, :mod:`quorumsgd.bounds.catalog`), and the theorem takes its
+header from here (:meth:`Theorem.of <quorumsgd.bounds.theorem.Theorem.of>`).
+
+Example:
+    >>> REGISTRY["thm5.1"].title, REGISTRY["thm5.1"].equation
+    ('QSGD convergence', '(47)')
+    >>> REGISTRY["stability"].flags
+    '--lr --curvature --coupling --n-agents [--algorithm]'
+    >>> NAMES[:3]
+    ('lemma2.1', 'thm2.1', 'cor2.1')
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from quorumsgd.parameters import PARAMETERS
+
+
+@dataclass(frozen=True)
+class TheoremEntry:
+    """One result of the paper as the registry knows it.
+
+    Attributes:
+        name: design name (``thm5.1``), as in ``quorumsgd bound NAME``.
+        title: human title.
+        equation: the paper's equation number(s).
+        section: where it is in the paper.
+        statement: the result in LaTeX.
+        parameters: required parameter names (:mod:`quorumsgd.parameters`).
+        optional: optional parameters and their defaults (``None``: chosen by the theorem).
+        hypotheses: (statement, equation) of each hypothesis, in the order the derivation gives relations.
+        kind: ``bound`` (a non-negative value), ``rate`` (a rate or condition), ``radius`` (a spectral radius).
+        factory: ``module:function`` that derives the theorem.
+        notes: what the wrapper's docstring says beyond the statement (defaults, conventions).
+    """
+
+    name: str
+    title: str
+    equation: str
+    section: str
+    statement: str
+    parameters: tuple[str, ...]
+    factory: str
+    optional: dict[str, Any] = field(default_factory=dict)
+    hypotheses: tuple[tuple[str, str], ...] = ()
+    kind: str = "bound"
+    notes: str = ""
+
+    def derive(self) -> Any:
+        """The derived theorem (cached by its factory): a :class:`~quorumsgd.bounds.theorem.Theorem`."""
+        module, function = self.factory.split(":")
+        return getattr(importlib.import_module(module), function)()
+
+    @property
+    def flags(self) -> str:
+        """The command-line flags it takes: required, then ``[optional]``."""
+        flags = " ".join(_flag(p) for p in self.parameters)
+        if self.optional:
+            flags += " [" + " ".join(_flag(o) for o in self.optional) + "]"
+        return flags
+
+    def hypotheses_text(self) -> str:
+        """One line per hypothesis, or what is checked when there is none."""
+        return "\n".join(f"{s} {e}" for s, e in self.hypotheses) or "(parameter domains only)"
+
+    def docstring(self, extra: str = "") -> str:
+        """The docstring of the public wrapper: statement, hypotheses, Args from the parameter table, ``extra``."""
+        lines = [f"{self.title}, {self.equation}: :math:`{self.statement}`.", ""]
+        if self.notes:
+            lines += [self.notes, ""]
+        if self.hypotheses:
+            lines.append("Hypotheses (checked element-wise; a violation raises ``HypothesisViolation``):")
+            lines += [f"    * {s} {e}" for s, e in self.hypotheses]
+            lines.append("")
+        lines.append("Args:")
+        for name in self.parameters:
+            lines.append(f"    {name}: {_describe(name)}.")
+        for name, default in self.optional.items():
+            shown = "chosen by the theorem" if default is None else repr(default)
+            lines.append(f"    {name}: {_describe(name)}; optional, default {shown}.")
+        lines += ["", "Returns:", "    BoundResult: value, named terms, transient rates, hypotheses, LaTeX."]
+        text = "\n".join(lines)
+        return text + ("\n\n" + _dedent(extra) if extra else "")
+
+
+def _flag(name: str) -> str:
+    return PARAMETERS[name].flag if name in PARAMETERS else "--" + name.replace("_", "-")
+
+
+def _describe(name: str) -> str:
+    if name not in PARAMETERS:
+        return {"algorithm": "``qsgd`` or ``easgd``", "metric": "``paper`` or ``lmi``"}.get(name, name)
+    param = PARAMETERS[name]
+    return f"{param.description} (:math:`{param.latex}`, {param.constraint}); scalar or array"
+
+
+def _dedent(text: str) -> str:
+    import inspect
+
+    return inspect.cleandoc(text)
+
+
+_CATALOG = "quorumsgd.bounds.catalog"
+_SYNC = ("coupling > lambda_max (Thm 3.1)",)
+_LEMMA53_HYPOTHESES = (
+    ("smoothness >= strong_convexity", "(52)"),
+    ("damping > sqrt(smoothness) - sqrt(strong_convexity)", "(52)"),
+    ("0 < metric_a < damping", "(53)"),
+    ("c^2 = (lambda + L)/2 - a (damping - a) > 0", "(53)"),
+    ("metric (53) certifies contraction (Lemma 5.3 condition)", "(52)"),
+    ("coupling damping > m^2/4 (Lemma 3.2 with velocity_coupling = 0)", "(35)"),
+)
+_CONVERGENCE = ("n_agents", "lr", "batch_size", "sigma2", "dim", "q", "strong_convexity")
+_E = TheoremEntry
+
+ENTRIES: tuple[TheoremEntry, ...] = (
+    _E("lemma2.1", "Robustness of contracting systems", "(12)", "Sec. 2.5, (10)-(13)",
+       r"\dot{\mathbf y}=\mathbf f(\mathbf y,t)+\mathbf d,\ \|\mathbf d\|\le\bar d"
+       r"\ \Rightarrow\ \|\mathbf x(t)-\mathbf y(t)\|\le\frac{\chi(\Theta)\bar d}{\lambda}",
+       ("chi", "disturbance", "rate"), f"{_CATALOG}:lemma2_1"),
+    _E("thm2.1", "Stochastic contraction", "Thm 2.1 (Pham et al. 2009)", "Sec. 2.5, (14)",
+       r"\mathbb E\|\mathbf a(t)-\mathbf b(t)\|^2\le\frac1{\beta_{\min}}\Big(\frac{C}{\lambda}+\mathbb E\big["
+       r"(\|\mathbf a_0-\mathbf b_0\|^2_{\mathbf M}-\frac{C}{\lambda})^+\big]e^{-2\lambda t}\Big)",
+       ("noise_bound", "rate", "beta_min", "initial_gap2", "time"), f"{_CATALOG}:thm2_1"),
+    _E("cor2.1", "Stochastic contraction, one noisy trajectory", "Cor 2.1", "Sec. 2.5",
+       r"\mathbb E\|\mathbf a(t)-\mathbf b(t)\|^2\le\frac1{\beta_{\min}}\Big(\frac{C}{2\lambda}+\mathbb E\big["
+       r"(\|\mathbf a_0-\mathbf b_0\|^2_{\mathbf M}-\frac{C}{2\lambda})^+\big]e^{-2\lambda t}\Big)",
+       ("noise_bound", "rate", "beta_min", "initial_gap2", "time"), f"{_CATALOG}:cor2_1"),
+    _E("thm3.1", "Synchronization of agents with a common input", "(19)-(21)", "Sec. 3.1, (19)-(21)",
+       r"k>\lambda_{\max}\ \Rightarrow\ \text{agents of (19) synchronize at rate }k-\lambda_{\max}",
+       ("coupling", "lambda_max"), f"{_CATALOG}:thm3_1", hypotheses=((*_SYNC, "(21)"),), kind="rate"),
+    _E("lemma3.1", "Synchronization condition (spread of the agents)", "(22)", "Sec. 3.1, (22)-(24)",
+       r"\mathbb E\sum_i\|\mathbf x^i-\bar{\mathbf x}\|^2\le\frac{(p-1)\eta\sigma^2}{2b(k-\lambda_{\max})}",
+       ("n_agents", "lr", "batch_size", "sigma2", "coupling", "lambda_max"), f"{_CATALOG}:lemma3_1",
+       hypotheses=((*_SYNC, "(22)"),), notes="For per-agent learning rates (Sec. 3.4) pass ``lr`` = their mean."),
+    _E("thm3.2", "Synchronization reduces noise: the disturbance bound", "(31)", "Sec. 3.2, (25)-(31)",
+       r"\mathbb E\|\boldsymbol\epsilon\|\le\frac{(p-1)\eta Q\sigma^2\sqrt n}{4pb(k-\lambda_{\max})}",
+       ("n_agents", "lr", "batch_size", "sigma2", "dim", "q", "coupling", "lambda_max"), f"{_CATALOG}:thm3_2",
+       hypotheses=((*_SYNC, "(31)"),)),
+    _E("lemma3.2", "Synchronization of QSGD with momentum", "(35)", "Sec. 3.5, (33)-(37)",
+       r"k_x(\gamma+k_v)>\frac{m^2}4\Rightarrow\lambda_s\ge\frac{k_x+\gamma+k_v}2"
+       r"-\sqrt{\big(\frac{k_x-\gamma-k_v}2\big)^2+\frac{m^2}4},\ m=\max(|1-\lambda|,|1-L|)",
+       ("coupling", "damping", "strong_convexity", "smoothness"), f"{_CATALOG}:lemma3_2",
+       optional={"velocity_coupling": 0.0}, kind="rate",
+       hypotheses=(("coupling (damping + velocity_coupling) > m^2/4", "(35)"),
+                   ("smoothness >= strong_convexity", "(35)"))),
+    _E("sgd", "SGD comparison bound", "(48)", "Sec. 5.1, (48)",
+       r"\mathbb E\|\mathbf x-\mathbf x^*\|\le\sqrt{\frac{\eta\sigma^2}{2b\lambda}}",
+       ("lr", "batch_size", "sigma2", "strong_convexity"), f"{_CATALOG}:sgd"),
+    _E("thm5.1", "QSGD convergence", "(47)", "Sec. 5.1, (47)",
+       r"\mathbb E\|\bar{\mathbf x}-\mathbf x^*\|\le\frac{(p-1)\eta Q\sigma^2\sqrt n}{4pb\lambda(k+\lambda)}"
+       r"+\sqrt{\frac{\eta\sigma^2}{2bp\lambda}}",
+       (*_CONVERGENCE, "coupling"), f"{_CATALOG}:thm5_1",
+       hypotheses=(("coupling + strong_convexity > 0 (Thm 3.1 with lambda_max = -lambda)", "(47)"),)),
+    _E("lemma5.2", "Deterministic EASGD: contraction of the synchronized system", "(50)", "Sec. 5.2, (50)",
+       r"\lambda_E\ge\frac{\lambda+k+kp}2-\sqrt{\big(\frac{\lambda+k-kp}2\big)^2+k^2p}>0"
+       r"\ \text{in }\mathbf M=\mathrm{diag}(p\mathbf I,\mathbf I)",
+       ("strong_convexity", "coupling", "n_agents"), f"{_CATALOG}:lemma5_2", kind="rate",
+       hypotheses=(("coupling n_agents strong_convexity > 0 (reduces to lambda > 0)", "(50)"),)),
+    _E("thm5.2", "EASGD convergence", "(51)", "Sec. 5.2, (51)",
+       r"\mathbb E\|\mathbf X-\mathbf X^*\|\le\frac{\sqrt p\,(p-1)\eta Q\sigma^2\sqrt n}{4pb\lambda_E(k+\lambda)}"
+       r"+\sqrt{\frac{\eta C}{2bp\lambda_E}},\ C=p\sigma^2",
+       (*_CONVERGENCE, "coupling"), f"{_CATALOG}:thm5_2",
+       hypotheses=(("coupling n_agents strong_convexity > 0 (reduces to lambda > 0)", "(50)"),),
+       notes="``metric='lmi'`` (with ``smoothness``) uses an LMI-certified metric in the same composition."),
+    _E("lemma5.3", "Deterministic QSGD with momentum: contraction of the synchronized system", "(52)-(53)",
+       "Sec. 5.3, (52)-(53)",
+       r"\gamma>\sqrt L-\sqrt\lambda\Rightarrow\lambda_m\ge\frac\gamma2-\sqrt{\frac{(\gamma-2a)^2}4"
+       r"+\frac{(L-\lambda)^2}{16c^2}},\ c^2=\frac{\lambda+L}2-a(\gamma-a)",
+       ("strong_convexity", "smoothness", "damping", "coupling"), f"{_CATALOG}:lemma5_3",
+       optional={"metric_a": None}, hypotheses=_LEMMA53_HYPOTHESES, kind="rate",
+       notes="``metric_a`` defaults to the rate-maximizing admissible :math:`a`."),
+    _E("thm5.3", "QSGD with momentum convergence", "(54)", "Sec. 5.3, (54)",
+       r"\mathbb E\|\bar{\mathbf X}-\mathbf X^*\|\le\frac{\chi(\Theta)(p-1)\eta Q\sigma^2\sqrt n}"
+       r"{4pb\lambda_m\lambda_s}+\sqrt{\frac{\eta C}{2bp\beta_{\min}\lambda_m}},\ C=\sigma^2",
+       (*_CONVERGENCE, "smoothness", "coupling", "damping"), f"{_CATALOG}:thm5_3",
+       optional={"metric_a": None}, hypotheses=_LEMMA53_HYPOTHESES,
+       notes="``metric_a`` defaults to the admissible :math:`a` that minimizes the bound; ``metric='lmi'`` "
+       "uses LMI-certified metrics in the same composition."),
+    _E("lemma5.4", "SD-QSGD synchronization with the best-agent gains (60)-(61)", "(56)",
+       "Sec. 5.4, (55)-(57), (60)-(61)", r"\lambda_{sd}=\inf_t\frac1p\sum_jk_j(t)-\lambda_{\max}>0",
+       ("coupling", "n_agents", "magnification", "lambda_max"), f"{_CATALOG}:lemma5_4", kind="rate",
+       hypotheses=(("inf_t mean_j k_j(t) > lambda_max", "(56)"),)),
+    _E("lemma5.5", "Iterate averaging: optimal variance independent of the coupling", "(59)", "Sec. 5.5, (58)-(59)",
+       r"\hat{\mathbf x}(t)\approx\mathcal N\big(0,\tfrac1{pt}\mathbf A^{-1}\boldsymbol\Sigma\mathbf A^{-1}\big)"
+       r",\ \mathbb E\|\hat{\mathbf x}(t)\|^2\approx\frac{\eta\sigma^2}{bph^2t}\ (\mathbf A=h\mathbf I)",
+       ("n_agents", "lr", "batch_size", "sigma2", "dim", "curvature", "time"), f"{_CATALOG}:lemma5_5"),
+    _E("stability", "Discrete-time stability of QSGD and EASGD", "spec §2.6", "SI; spec §2.6",
+       r"\text{QSGD: stable iff }0<\eta h<2,\ 0<\eta(h+k)<2\ (\text{any }p);\quad"
+       r"\text{EASGD: Jury's conditions, (ii) }(2-\eta h)(2-p\eta k)>2\eta k\text{ fails for large }p",
+       ("lr", "curvature", "coupling", "n_agents"), "quorumsgd.bounds.stability:stability_theorem",
+       optional={"algorithm": "qsgd"}, kind="radius",
+       notes="``value`` is the spectral radius of the noise-free iteration on :math:`f=\\frac h2x^2` over all "
+       "modes (< 1 iff stable); ``terms`` holds ``stable`` (1.0 or 0.0) and the radius."),
+)
+"""Every result, in the paper's order."""
+
+REGISTRY: dict[str, TheoremEntry] = {entry.name: entry for entry in ENTRIES}
+
+NAMES: tuple[str, ...] = tuple(REGISTRY)
+"""Every theorem name of the calculator, in the paper's order."""
+
+
+def entry(name: str) -> TheoremEntry:
+    """The registry entry of a name; an unknown name raises :class:`~quorumsgd.errors.InvalidParameter`."""
+    if name not in REGISTRY:
+        from quorumsgd.errors import InvalidParameter
+
+        raise InvalidParameter("name", f"be one of {', '.join(NAMES)}", name)
+    return REGISTRY[name]
+
+
+def used_by(parameter: str) -> tuple[str, ...]:
+    """The theorems that take a parameter (for the command line's help)."""
+    return tuple(e.name for e in ENTRIES if parameter in e.parameters or parameter in e.optional)
+
+
+def help_text() -> str:
+    """One line per theorem, ``name  title equation``: the command line's list of names."""
+    return "\n".join(f"{e.name}  {e.title} {e.equation}" for e in ENTRIES)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def documented(name: str) -> Callable[[F], F]:
+    """Decorator: the wrapper's docstring is generated from the entry, its own docstring appended (examples)."""
+
+    def decorate(fn: F) -> F:
+        fn.__doc__ = REGISTRY[name].docstring(fn.__doc__ or "")
+        return fn
+
+    return decorate
