@@ -10,10 +10,10 @@ from quorumsgd.contraction import symbolic
 from quorumsgd.contraction.lmi import certify
 from quorumsgd.contraction.network import (
     NETWORK_ALGORITHMS,
+    LinearizedNetwork,
     certify_consensus,
     certify_synchronization,
     helmert_basis,
-    linearize,
     linearize_network,
     network_family,
 )
@@ -103,7 +103,7 @@ def test_helmert_basis_is_orthonormal_and_orthogonal_to_consensus() -> None:
 
 def test_general_hessian_and_linearity() -> None:
     h = np.array([[2.0, 0.5], [0.5, 1.0]])
-    net = linearize(QSGD(coupling=1.0), n_agents=3, hessian=h)
+    net = LinearizedNetwork.of(QSGD(coupling=1.0), n_agents=3, hessian=h)
     x = np.random.default_rng(1).normal(size=(3, 2))
     drift = QSGD(coupling=1.0).drift({"x": x}, lambda y: y @ h, STACKED_OPS)
     assert np.allclose(net.jacobian @ x.ravel(), drift["x"].ravel())
@@ -117,9 +117,9 @@ def test_errors() -> None:
     with pytest.raises(InvalidParameter, match="n_agents"):
         certify_synchronization("qsgd", PARAMS, n_agents=1)
     with pytest.raises(InvalidParameter, match="symmetric"):
-        linearize(QSGD(coupling=1.0), 2, np.array([[1.0, 2.0], [0.0, 1.0]]))
+        LinearizedNetwork.of(QSGD(coupling=1.0), 2, np.array([[1.0, 2.0], [0.0, 1.0]]))
     # Agents pulled with different gains towards a common input: equal agents drift apart, so the
     # consensus subspace is not invariant and no disagreement system exists.
     heterogeneous = CommonInputAgents(coupling=np.array([[1.0], [2.0]]), common_input=lambda t: np.zeros(1))
     with pytest.raises(InvalidParameter, match="consensus subspace invariant"):
-        linearize(heterogeneous, 2, 1.0)
+        LinearizedNetwork.of(heterogeneous, 2, 1.0)

@@ -3,7 +3,8 @@
 Continuous time (SDE drifts): :class:`SGD`, :class:`QSGD` (6), :class:`EASGD` (4)--(5),
 :class:`QuorumFilterSGD` (65), :class:`MomentumQSGD` (33)--(34), :class:`MomentumEASGD` (continuous EAMSGD), :class:`SDQSGD` (55), and the virtual
 system :class:`CommonInputAgents` (19). Discrete time: :class:`QuorumIteration` and its named forms
-(41), (42)--(43), (3), and the Nesterov CNN algorithms of Sec. 6.
+(41), (42)--(43), (3), and the Nesterov CNN algorithms of Sec. 6. On a quadratic every one of them is affine
+in its state: :func:`affine_map` reads the matrix off it (the one linearization the package has).
 """
 
 from quorumsgd.algorithms.base import ContinuousAlgorithm, DiscreteAlgorithm, GradFn, State
@@ -18,8 +19,10 @@ from quorumsgd.algorithms.discrete import (
     sgd_iteration,
 )
 from quorumsgd.algorithms.easgd import EASGD, QuorumFilterSGD
+from quorumsgd.algorithms.layout import StateLayout
+from quorumsgd.algorithms.linearize import AffineMap, affine_map
 from quorumsgd.algorithms.momentum import MomentumEASGD, MomentumQSGD
-from quorumsgd.algorithms.ops import SIM_OPS, STACKED_OPS, AgentOps
+from quorumsgd.algorithms.ops import SIM_OPS, STACKED_OPS, ZERO_MEAN_OPS, AgentOps, ZeroMeanOps
 from quorumsgd.algorithms.qsgd import QSGD, SGD, CommonInputAgents, noise_scale
 from quorumsgd.algorithms.sdqsgd import SDQSGD, best_agent_gains
 
@@ -30,6 +33,8 @@ __all__ = [
     "SGD",
     "SIM_OPS",
     "STACKED_OPS",
+    "ZERO_MEAN_OPS",
+    "AffineMap",
     "AgentOps",
     "CommonInputAgents",
     "ContinuousAlgorithm",
@@ -40,6 +45,9 @@ __all__ = [
     "QuorumFilterSGD",
     "QuorumIteration",
     "State",
+    "StateLayout",
+    "ZeroMeanOps",
+    "affine_map",
     "best_agent_gains",
     "easgd_iteration",
     "momentum_qsgd_iteration",

@@ -163,8 +163,24 @@ class AgentOps:
         return expand_dims(quorum, self.axis)
 
 
+@dataclass(frozen=True)
+class ZeroMeanOps(AgentOps):
+    """A layout whose quorum does not follow the state: the agents' mean reads as zero.
+
+    Two analyses need it: the virtual system of Thm 2.2 / Thm 3.1, whose quorum is an external input that does
+    not depend on the virtual state (so it drops out of the Jacobian), and the difference modes of a linear
+    iteration, zero-mean perturbations whose quorum contribution vanishes. The drift stays linear in the state.
+    """
+
+    def mean(self, x: Array) -> Array:
+        return sum_axis(x, self.axis) * 0
+
+
 SIM_OPS = AgentOps(axis=-2)
 """Layout of the Monte Carlo engine: ``(sims, agents, dim)``."""
 
 STACKED_OPS = AgentOps(axis=0)
 """Layout of stacked network parameters: ``(agents, *param_shape)``, and of symbolic ``(agents, dim)``."""
+
+ZERO_MEAN_OPS = ZeroMeanOps(axis=-2)
+""":class:`ZeroMeanOps` in the ``(sims, agents, dim)`` layout of :func:`quorumsgd.algorithms.linearize.affine_map`."""

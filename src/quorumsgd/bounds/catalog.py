@@ -20,7 +20,8 @@ import numpy as np
 import sympy
 
 from quorumsgd.algorithms import QSGD, easgd_iteration, qsgd_iteration
-from quorumsgd.algorithms.ops import AgentOps
+from quorumsgd.algorithms.linearize import affine_map
+from quorumsgd.algorithms.ops import SIM_OPS, ZERO_MEAN_OPS, AgentOps
 from quorumsgd.algorithms.sdqsgd import follower_gain, winner_gain
 from quorumsgd.bounds import blocks
 from quorumsgd.bounds.registry import REGISTRY
@@ -496,9 +497,6 @@ def stability_matrices(algorithm: str) -> dict[str, sympy.Matrix]:
     Mean mode: all agents equal (one agent is the mean). Difference modes: zero-mean perturbations, whose
     quorum contribution vanishes (the quorum is not moved by them).
     """
-    x = np.array([[sympy.Symbol("x_state", real=True)]], dtype=object)
-    ops = AgentOps(axis=0)
-    zero_mean = _ZeroMeanOps(axis=0)
     if algorithm == "qsgd":
         it = qsgd_iteration(lr=lr, coupling=k)
         fields = ("x",)
@@ -508,23 +506,12 @@ def stability_matrices(algorithm: str) -> dict[str, sympy.Matrix]:
     else:
         raise ValueError(algorithm)
     out = {}
-    for mode, mode_ops in (("mean", ops), ("difference", zero_mean)):
-        state = it.init(x, mode_ops)
-        if "quorum" in state:
-            state["quorum"] = np.array([sympy.Symbol("quorum_state", real=True)], dtype=object)
-        new = it.update(state, lambda y: h * y, mode_ops)
-        mode_fields = fields if mode == "mean" else ("x",)
-        variables = [e for f in mode_fields for e in np.asarray(state[f]).ravel()]
-        images = [sympy.expand(e) for f in mode_fields for e in np.asarray(new[f]).ravel()]
-        out[mode] = sympy.Matrix(images).jacobian(variables)
+    for mode, ops in (("mean", SIM_OPS), ("difference", ZERO_MEAN_OPS)):
+        one_agent = it.init(np.zeros((1, 1, 1), dtype=object), ops)
+        step = affine_map(lambda s, ops=ops: it.update(s, lambda y: h * y, ops), one_agent, symbolic=True,
+                          where="stability")
+        out[mode] = sympy.Matrix(step.block(fields if mode == "mean" else ("x",))).applyfunc(sympy.expand)
     return out
-
-
-class _ZeroMeanOps(AgentOps):
-    """Layout for a zero-mean (difference-mode) perturbation: its agent mean is zero."""
-
-    def mean(self, x):  # type: ignore[no-untyped-def]
-        return np.sum(x, axis=self.axis) * 0
 
 
 def jury_conditions(matrix: sympy.Matrix) -> list[sympy.Basic]:

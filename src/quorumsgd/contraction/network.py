@@ -2,8 +2,8 @@ r"""Full N-agent linearized systems, built from the algorithm definitions, and t
 
 For a quadratic loss :math:`f=\frac12\mathbf x^{\mathsf T}\mathbf H\mathbf x` the drift of every algorithm in
 :mod:`quorumsgd.algorithms` is linear in the whole state (agents, velocities, quorum), so its Jacobian is
-obtained exactly by applying the algorithm's own ``drift`` to basis states (numpy arrays laid out
-``(agents, dim)``, :data:`quorumsgd.algorithms.STACKED_OPS`); nothing is retyped here.
+read off the algorithm's own ``drift`` (:func:`quorumsgd.algorithms.linearize.affine_map`); nothing is retyped
+here.
 
 The consensus subspace :math:`\mathcal C=\{\mathbf x^1=\dots=\mathbf x^p,\ \mathbf v^1=\dots=\mathbf v^p\}`
 (quorum variables free) is invariant, so with orthonormal bases :math:`\mathbf U` of :math:`\mathcal C` and
@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 
 from quorumsgd.algorithms import EASGD, QSGD, ContinuousAlgorithm, MomentumEASGD, MomentumQSGD
-from quorumsgd.algorithms.base import State
-from quorumsgd.algorithms.ops import STACKED_OPS
+from quorumsgd.algorithms.linearize import affine_map
+from quorumsgd.algorithms.ops import SIM_OPS
 from quorumsgd.contraction.lmi import Certificate, certify
 from quorumsgd.errors import InvalidParameter
 from quorumsgd.parameters import validate_values
@@ -159,6 +159,41 @@ class LinearizedNetwork:
         leak = self.disagreement_basis.T @ self.jacobian @ self.consensus_basis
         return float(np.linalg.norm(leak) / max(np.linalg.norm(self.jacobian), 1e-300))
 
+    @classmethod
+    def of(cls, algorithm: ContinuousAlgorithm, n_agents: int, hessian: Any, dim: int | None = None
+           ) -> LinearizedNetwork:
+        r"""Jacobian of ``algorithm``'s drift for :math:`p` agents at :math:`f=\frac12\mathbf x^{\mathsf T}\mathbf H\mathbf x`.
+
+        ``hessian`` is a number :math:`h` (:math:`\mathbf H=h\mathbf I_{\rm dim}`), a vector of eigenvalues or a
+        symmetric matrix. The Jacobian is read off the drift by :func:`quorumsgd.algorithms.linearize.affine_map`.
+        Raises :class:`InvalidParameter` if the drift is not linear (e.g. an affine input) or if the consensus
+        subspace is not invariant.
+        """
+        if int(n_agents) != n_agents or n_agents < 1:
+            raise InvalidParameter("n_agents", "n_agents integer >= 1", n_agents, where="network")
+        n_agents = int(n_agents)
+        h = _hessian(hessian, dim)
+        d = h.shape[0]
+
+        def grad(x: np.ndarray) -> np.ndarray:
+            return x @ h  # H symmetric: row i is (H x^i)^T
+
+        template = algorithm.init(np.zeros((1, n_agents, d)), SIM_OPS)
+        drift = affine_map(lambda s: algorithm.drift(s, grad, SIM_OPS), template, where="network")
+        if np.any(drift.offset != 0):
+            raise InvalidParameter("algorithm", "a drift that vanishes at the minimizer (linear)", where="network")
+        fields = tuple(drift.layout.shapes)
+        agent_fields = tuple(f for f in fields if drift.layout.shapes[f] == (n_agents, d))
+        net = cls(algorithm, n_agents, d, h, fields, agent_fields, drift.matrix)
+        if n_agents > 1 and net.coupling_leak() > 1e-12:
+            raise InvalidParameter(
+                "algorithm",
+                "a drift that leaves the consensus subspace invariant",
+                f"leak {net.coupling_leak():.3g}",
+                where="network",
+            )
+        return net
+
 
 def _hessian(hessian: Any, dim: int | None) -> np.ndarray:
     h = np.asarray(hessian, dtype=float)
@@ -173,60 +208,11 @@ def _hessian(hessian: Any, dim: int | None) -> np.ndarray:
     )
 
 
-def linearize(algorithm: ContinuousAlgorithm, n_agents: int, hessian: Any, dim: int | None = None) -> LinearizedNetwork:
-    r"""Jacobian of ``algorithm``'s drift for :math:`p` agents at :math:`f=\frac12\mathbf x^{\mathsf T}\mathbf H\mathbf x`.
-
-    ``hessian`` is a number :math:`h` (:math:`\mathbf H=h\mathbf I_{\rm dim}`), a vector of eigenvalues or a
-    symmetric matrix. The drift is linear in the state, so column j of the Jacobian is the drift of the j-th
-    basis state. Raises :class:`InvalidParameter` if the drift is not linear (e.g. an affine input) or if the
-    consensus subspace is not invariant.
-    """
-    if int(n_agents) != n_agents or n_agents < 1:
-        raise InvalidParameter("n_agents", "n_agents integer >= 1", n_agents, where="network")
-    n_agents = int(n_agents)
-    h = _hessian(hessian, dim)
-    d = h.shape[0]
-    ops = STACKED_OPS
-
-    def grad(x: np.ndarray) -> np.ndarray:
-        return x @ h  # H symmetric: row i is (H x^i)^T
-
-    template = algorithm.init(np.zeros((n_agents, d)), ops)
-    fields = tuple(f for f in algorithm.state_fields if f in template)
-    agent_fields = tuple(f for f in fields if np.shape(template[f]) == (n_agents, d))
-    sizes = [int(np.prod(np.shape(template[f]))) for f in fields]
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    n = int(offsets[-1])
-
-    def unflatten(vec: np.ndarray) -> State:
-        return {f: vec[offsets[i] : offsets[i + 1]].reshape(np.shape(template[f])) for i, f in enumerate(fields)}
-
-    def flat_drift(vec: np.ndarray) -> np.ndarray:
-        out = algorithm.drift(unflatten(vec), grad, ops)
-        return np.concatenate([np.asarray(out[f], dtype=float).ravel() for f in fields])
-
-    if np.any(flat_drift(np.zeros(n)) != 0):
-        raise InvalidParameter("algorithm", "a drift that vanishes at the minimizer (linear)", where="network")
-    jac = np.column_stack([flat_drift(e) for e in np.eye(n)])
-    probe = np.random.default_rng(0).normal(size=n)  # one random state checks linearity of the drift
-    if not np.allclose(flat_drift(probe), jac @ probe, rtol=1e-10, atol=1e-12 * max(1.0, np.abs(jac).max())):
-        raise InvalidParameter("algorithm", "a drift linear in the state for a quadratic loss", where="network")
-    net = LinearizedNetwork(algorithm, n_agents, d, h, fields, agent_fields, jac)
-    if n_agents > 1 and net.coupling_leak() > 1e-12:
-        raise InvalidParameter(
-            "algorithm",
-            "a drift that leaves the consensus subspace invariant",
-            f"leak {net.coupling_leak():.3g}",
-            where="network",
-        )
-    return net
-
-
 def linearize_network(
     name: str, params: Mapping[str, float], n_agents: int, hessian: Any, dim: int | None = None
 ) -> LinearizedNetwork:
-    """:func:`linearize` for a named algorithm (:data:`NETWORK_ALGORITHMS`) and design.md parameters."""
-    return linearize(network_algorithm(name, params), n_agents, hessian, dim)
+    """:meth:`LinearizedNetwork.of` for a named algorithm (:data:`NETWORK_ALGORITHMS`) and design.md parameters."""
+    return LinearizedNetwork.of(network_algorithm(name, params), n_agents, hessian, dim)
 
 
 def curvature_vertices(params: Mapping[str, float]) -> tuple[float, ...]:
@@ -251,7 +237,7 @@ def network_family(
     validate_values({k: v for k, v in params.items() if k != "lambda_max"}, where="network")
     hs = curvature_vertices(params) if curvatures is None else tuple(curvatures)
     alg = network_algorithm(name, params)
-    return [linearize(alg, n_agents, h, dim) for h in hs]
+    return [LinearizedNetwork.of(alg, n_agents, h, dim) for h in hs]
 
 
 def certify_synchronization(

@@ -35,8 +35,9 @@ from typing import Any
 import numpy as np
 import sympy
 
-from quorumsgd.algorithms import EASGD, SGD, CommonInputAgents, MomentumQSGD
-from quorumsgd.algorithms.ops import AgentOps
+from quorumsgd.algorithms import EASGD, SGD, CommonInputAgents, ContinuousAlgorithm, MomentumQSGD
+from quorumsgd.algorithms.linearize import affine_map
+from quorumsgd.algorithms.ops import SIM_OPS, ZERO_MEAN_OPS
 from quorumsgd.errors import HypothesisViolation, InvalidParameter
 from quorumsgd.parameters import symbol
 
@@ -59,31 +60,6 @@ metric_c2 = sympy.Symbol("metric_c2", positive=True)
 """c squared, kept as a positive symbol during the derivation so that SymPy needs no sign case analysis."""
 
 
-class _SynchronizedOps(AgentOps):
-    """One agent standing for the synchronized state: the quorum (mean) is the agent itself."""
-
-
-@dataclass(frozen=True)
-class _ExternalQuorumOps(AgentOps):
-    """Virtual-system layout (Thm 2.2): the quorum is an external input, so it does not depend on the
-    virtual state and its derivative vanishes. Returning zeros keeps the drift linear in the state."""
-
-    def mean(self, x: Any) -> Any:
-        return np.sum(x, axis=self.axis) * 0
-
-
-_ONE_AGENT = AgentOps(axis=0)
-_VIRTUAL = _ExternalQuorumOps(axis=0)
-
-
-def _state(*names: str) -> dict[str, np.ndarray]:
-    return {n: np.array([[sympy.Symbol(f"{n}_state", real=True)]], dtype=object) for n in names}
-
-
-def _flat(state: Mapping[str, np.ndarray], fields: tuple[str, ...]) -> list[sympy.Expr]:
-    return [sympy.expand(e) for f in fields for e in np.asarray(state[f]).ravel()]
-
-
 def _linear_gradient(y: np.ndarray) -> np.ndarray:
     return h * y
 
@@ -98,27 +74,24 @@ def reduced_jacobian(system: str) -> sympy.Matrix:
     * ``lemma5.3``: :math:`\begin{pmatrix}0&1\\-h&-\gamma\end{pmatrix}`.
     """
     k, p = symbol("coupling"), symbol("n_agents")
-    if system == "thm3.1":
-        alg, ops, fields = CommonInputAgents(k, common_input=lambda t: np.array([0], dtype=object)), _VIRTUAL, ("x",)
-        state = _state("x")
+    alg: ContinuousAlgorithm
+    if system == "thm3.1":  # the virtual system's quorum is an external input: ZERO_MEAN_OPS
+        alg, ops = CommonInputAgents(k, common_input=lambda t: np.array([0], dtype=object)), ZERO_MEAN_OPS
     elif system == "lemma3.2":
         alg = MomentumQSGD(coupling=k, damping=symbol("damping"), velocity_coupling=symbol("velocity_coupling"))
-        ops, fields, state = _VIRTUAL, ("x", "v"), _state("x", "v")
+        ops = ZERO_MEAN_OPS
     elif system == "lemma5.2":
         # Synchronized agents: a single agent is the mean; the filter rate is k p for p agents (5).
-        alg, ops, fields = EASGD(coupling=k, filter_rate=k * p), _ONE_AGENT, ("x", "quorum")
-        state = _state("x")
-        state["quorum"] = np.array([sympy.Symbol("quorum_state", real=True)], dtype=object)
+        alg, ops = EASGD(coupling=k, filter_rate=k * p), SIM_OPS
     elif system == "lemma5.3":
-        alg = MomentumQSGD(coupling=k, damping=symbol("damping"))
-        ops, fields, state = _ONE_AGENT, ("x", "v"), _state("x", "v")
+        alg, ops = MomentumQSGD(coupling=k, damping=symbol("damping")), SIM_OPS
     elif system == "gradient_flow":
-        alg, ops, fields, state = SGD(), _ONE_AGENT, ("x",), _state("x")
+        alg, ops = SGD(), SIM_OPS
     else:
         raise InvalidParameter("system", f"be one of {', '.join(SYSTEMS + AUXILIARY_SYSTEMS)}", system)
-    drift = alg.drift(state, _linear_gradient, ops)
-    variables = _flat(state, fields)
-    return sympy.Matrix(_flat(drift, fields)).jacobian(variables).applyfunc(sympy.simplify)
+    one_agent = alg.init(np.zeros((1, 1, 1), dtype=object), ops)
+    drift = affine_map(lambda s: alg.drift(s, _linear_gradient, ops), one_agent, symbolic=True, where=system)
+    return sympy.Matrix(drift.matrix).applyfunc(lambda e: sympy.simplify(sympy.expand(e)))
 
 
 @cache
