@@ -42,6 +42,7 @@ class TheoremEntry:
         kind: ``bound`` (a non-negative value), ``rate`` (a rate or condition), ``radius`` (a spectral radius).
         factory: ``module:function`` that derives the theorem.
         notes: what the wrapper's docstring says beyond the statement (defaults, conventions).
+        short: the label when the name is not ``thm``/``lemma``/``cor`` + number.
     """
 
     name: str
@@ -55,6 +56,15 @@ class TheoremEntry:
     hypotheses: tuple[tuple[str, str], ...] = ()
     kind: str = "bound"
     notes: str = ""
+    short: str = ""
+
+    @property
+    def label(self) -> str:
+        """``Theorem 5.1``, ``Lemma 3.2``, ``Corollary 2.1``, or :attr:`short`."""
+        for prefix, word in (("thm", "Theorem "), ("lemma", "Lemma "), ("cor", "Corollary ")):
+            if self.name.startswith(prefix):
+                return word + self.name[len(prefix):]
+        return self.short or self.name
 
     def derive(self) -> Any:
         """The derived theorem (cached by its factory): a :class:`~quorumsgd.bounds.theorem.Theorem`."""
@@ -156,7 +166,7 @@ ENTRIES: tuple[TheoremEntry, ...] = (
                    ("smoothness >= strong_convexity", "(35)"))),
     _E("sgd", "SGD comparison bound", "(48)", "Sec. 5.1, (48)",
        r"\mathbb E\|\mathbf x-\mathbf x^*\|\le\sqrt{\frac{\eta\sigma^2}{2b\lambda}}",
-       ("lr", "batch_size", "sigma2", "strong_convexity"), f"{_CATALOG}:sgd"),
+       ("lr", "batch_size", "sigma2", "strong_convexity"), f"{_CATALOG}:sgd", short="SGD bound"),
     _E("thm5.1", "QSGD convergence", "(47)", "Sec. 5.1, (47)",
        r"\mathbb E\|\bar{\mathbf x}-\mathbf x^*\|\le\frac{(p-1)\eta Q\sigma^2\sqrt n}{4pb\lambda(k+\lambda)}"
        r"+\sqrt{\frac{\eta\sigma^2}{2bp\lambda}}",
@@ -199,7 +209,7 @@ ENTRIES: tuple[TheoremEntry, ...] = (
        r"\text{QSGD: stable iff }0<\eta h<2,\ 0<\eta(h+k)<2\ (\text{any }p);\quad"
        r"\text{EASGD: Jury's conditions, (ii) }(2-\eta h)(2-p\eta k)>2\eta k\text{ fails for large }p",
        ("lr", "curvature", "coupling", "n_agents"), "quorumsgd.bounds.stability:stability_theorem",
-       optional={"algorithm": "qsgd"}, kind="radius",
+       optional={"algorithm": "qsgd"}, kind="radius", short="Discrete-time stability",
        notes="``value`` is the spectral radius of the noise-free iteration on :math:`f=\\frac h2x^2` over all "
        "modes (< 1 iff stable); ``terms`` holds ``stable`` (1.0 or 0.0) and the radius."),
 )

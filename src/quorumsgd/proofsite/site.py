@@ -71,11 +71,9 @@ def statement_latex(notebook: ProofNotebook) -> str:
 
 
 def _label(notebook: ProofNotebook) -> str:
-    name = notebook.name
-    for prefix, word in (("thm", "Theorem "), ("lemma", "Lemma "), ("cor", "Corollary ")):
-        if name.startswith(prefix):
-            return word + name[len(prefix):]
-    return {"sgd": "SGD bound", "stability": "Discrete-time stability"}.get(name, name)
+    from quorumsgd.bounds.registry import REGISTRY
+
+    return REGISTRY[notebook.name].label
 
 
 def _exporter() -> Any:
