@@ -9,6 +9,7 @@ import sympy
 from quorumsgd import bounds
 from quorumsgd.bounds import catalog
 from quorumsgd.errors import HypothesisViolation, InvalidParameter
+from quorumsgd.parameters import symbol as sym
 
 KW52 = dict(n_agents=16, lr=0.1, batch_size=4, sigma2=1.0, dim=2, q=0.5, strong_convexity=1.0, coupling=2.0)
 KW53 = dict(n_agents=8, lr=0.1, batch_size=1, sigma2=1.0, dim=3, q=0.4, strong_convexity=0.5, smoothness=1.5,
@@ -16,7 +17,7 @@ KW53 = dict(n_agents=8, lr=0.1, batch_size=1, sigma2=1.0, dim=3, q=0.4, strong_c
 
 
 def test_paper_bound_is_the_generic_composition_with_the_paper_metric() -> None:
-    m, sym = catalog.METRIC, catalog.S
+    m = catalog.METRIC
     generic = sympy.Add(*catalog.generic_convergence_terms().values())
     lam_e = catalog.symbolic.derive("lemma5.2").rate_bound
     subs = {m["metric_chi"]: sympy.sqrt(sym("n_agents")), m["metric_beta_min"]: 1, m["metric_rate"]: lam_e,
