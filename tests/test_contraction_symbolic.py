@@ -9,18 +9,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quorumsgd.contraction import symbolic as S
-from quorumsgd.parameters import symbol
+from quorumsgd.paper import a, big_l, gamma, k, lam, p
+from quorumsgd.paper import k_v as kv
 
-k, p, lam, big_l, gamma, a = (
-    symbol(x) for x in ("coupling", "n_agents", "strong_convexity", "smoothness", "damping", "metric_a")
-)
 h = S.h
 
 
 def test_jacobians_come_from_algorithms() -> None:
     assert S.reduced_jacobian("thm3.1") == sympy.Matrix([[-h - k]])
     assert S.reduced_jacobian("lemma5.3") == sympy.Matrix([[0, 1], [-h, -gamma]])
-    assert S.reduced_jacobian("lemma3.2") == sympy.Matrix([[-k, 1], [-h, -gamma - symbol("velocity_coupling")]])
+    assert S.reduced_jacobian("lemma3.2") == sympy.Matrix([[-k, 1], [-h, -gamma - kv]])
 
 
 def test_lemma52_metric_symmetrizes_and_condition_is_lambda_positive() -> None:
@@ -53,7 +51,6 @@ def test_lemma53_threshold_damping() -> None:
 
 def test_lemma32_condition() -> None:
     cond = S.derive("lemma3.2").condition
-    kv = symbol("velocity_coupling")
     m = sympy.Max(sympy.Abs(1 - lam), sympy.Abs(1 - big_l))
     rng = np.random.default_rng(0)
     for _ in range(200):

@@ -39,7 +39,7 @@ from quorumsgd.algorithms import EASGD, SGD, CommonInputAgents, ContinuousAlgori
 from quorumsgd.algorithms.linearize import affine_map
 from quorumsgd.algorithms.ops import SIM_OPS, ZERO_MEAN_OPS
 from quorumsgd.errors import HypothesisViolation, InvalidParameter
-from quorumsgd.parameters import symbol
+from quorumsgd.paper import a, big_l, gamma, k, k_v, lam, lam_max, p
 
 SYSTEMS: tuple[str, ...] = ("thm3.1", "lemma3.2", "lemma5.2", "lemma5.3")
 """The virtual systems the paper certifies (names of ``quorumsgd contraction certify``)."""
@@ -73,18 +73,17 @@ def reduced_jacobian(system: str) -> sympy.Matrix:
     * ``lemma5.2``: :math:`\begin{pmatrix}-h-k&k\\kp&-kp\end{pmatrix}`;
     * ``lemma5.3``: :math:`\begin{pmatrix}0&1\\-h&-\gamma\end{pmatrix}`.
     """
-    k, p = symbol("coupling"), symbol("n_agents")
     alg: ContinuousAlgorithm
     if system == "thm3.1":  # the virtual system's quorum is an external input: ZERO_MEAN_OPS
         alg, ops = CommonInputAgents(k, common_input=lambda t: np.array([0], dtype=object)), ZERO_MEAN_OPS
     elif system == "lemma3.2":
-        alg = MomentumQSGD(coupling=k, damping=symbol("damping"), velocity_coupling=symbol("velocity_coupling"))
+        alg = MomentumQSGD(coupling=k, damping=gamma, velocity_coupling=k_v)
         ops = ZERO_MEAN_OPS
     elif system == "lemma5.2":
         # Synchronized agents: a single agent is the mean; the filter rate is k p for p agents (5).
         alg, ops = EASGD(coupling=k, filter_rate=k * p), SIM_OPS
     elif system == "lemma5.3":
-        alg, ops = MomentumQSGD(coupling=k, damping=symbol("damping")), SIM_OPS
+        alg, ops = MomentumQSGD(coupling=k, damping=gamma), SIM_OPS
     elif system == "gradient_flow":
         alg, ops = SGD(), SIM_OPS
     else:
@@ -101,7 +100,6 @@ def lemma53_c_squared() -> sympy.Expr:
     The symmetric part's off-diagonal block is :math:`S(h)=\frac{c^2+a(\gamma-a)-h}{2c}`; requiring
     :math:`S(\lambda)=-S(L)` gives :math:`c^2=\frac{\lambda+L}2-a(\gamma-a)`.
     """
-    lam, big_l = symbol("strong_convexity"), symbol("smoothness")
     off = symmetric_part("lemma5.3")[0, 1]
     solutions = sympy.solve(sympy.Eq(off.subs(h, lam), -off.subs(h, big_l)), metric_c2)
     return sympy.simplify(solutions[0])
@@ -118,9 +116,9 @@ def paper_theta(system: str) -> sympy.Matrix:
     if system == "lemma3.2":
         return sympy.eye(2)
     if system == "lemma5.2":
-        return sympy.diag(sympy.sqrt(symbol("n_agents")), 1)
+        return sympy.diag(sympy.sqrt(p), 1)
     if system == "lemma5.3":
-        return sympy.Matrix([[metric_c, 0], [symbol("metric_a"), 1]])
+        return sympy.Matrix([[metric_c, 0], [a, 1]])
     raise InvalidParameter("system", f"be one of {', '.join(SYSTEMS)}", system)
 
 
@@ -154,16 +152,16 @@ def _substitute_c(system: str, expr: sympy.Basic) -> sympy.Basic:
 def h_interval(system: str) -> tuple[sympy.Expr, sympy.Expr]:
     """The range of Hessian eigenvalues: ``[-lambda_max, oo)`` for Thm 3.1, else ``[lambda, L]``."""
     if system == "thm3.1":
-        return -symbol("lambda_max"), sympy.oo
-    return symbol("strong_convexity"), symbol("smoothness")
+        return -lam_max, sympy.oo
+    return lam, big_l
 
 
 def _with_gap(expr: sympy.Expr) -> sympy.Expr:
-    return expr.subs(symbol("smoothness"), symbol("strong_convexity") + gap)
+    return expr.subs(big_l, lam + gap)
 
 
 def _without_gap(expr: sympy.Expr) -> sympy.Expr:
-    return expr.subs(gap, symbol("smoothness") - symbol("strong_convexity"))
+    return expr.subs(gap, big_l - lam)
 
 
 def _worst(expr: sympy.Expr, lo: sympy.Expr, hi: sympy.Expr, smallest: bool) -> sympy.Expr:
@@ -249,7 +247,6 @@ def derive(system: str) -> RateDerivation:
 def lemma53_rate_of_u() -> tuple[sympy.Symbol, sympy.Expr]:
     r"""(52) written through :math:`u=a(\gamma-a)`: :math:`\lambda_m(u)=\frac\gamma2-\sqrt{\frac{\gamma^2}4-u+\frac{(L-\lambda)^2}{16(\frac{\lambda+L}2-u)}}`."""
     u = sympy.Symbol("u", positive=True)
-    a, gamma = symbol("metric_a"), symbol("damping")
     rate = _derive_in_c2("lemma5.3")[0]
     # a = (gamma - r)/2 with r = sqrt(gamma^2 - 4u): then a(gamma - a) = u and (gamma - 2a)^2 = gamma^2 - 4u.
     r = sympy.Symbol("r", positive=True)
@@ -272,7 +269,6 @@ def lemma53_rate_optimal_u() -> sympy.Expr:
     :math:`u\le\gamma^2/4`, the maximizer is :math:`\min(u^*,\gamma^2/4)` (the radicand is convex in u).
     """
     u, rate_u = lemma53_rate_of_u()
-    lam, big_l, gamma = symbol("strong_convexity"), symbol("smoothness"), symbol("damping")
     radicand = _with_gap((rate_u - gamma / 2) ** 2)
     stationary = sympy.solve(sympy.diff(radicand, u), u)
     half_sum = _with_gap((lam + big_l) / 2)
@@ -288,7 +284,6 @@ def lemma53_admissible_u() -> tuple[sympy.Expr, sympy.Expr]:
     :math:`\frac{(\sqrt L\mp\sqrt\lambda)^2}4`.
     """
     u = sympy.Symbol("u", positive=True)
-    lam, big_l = symbol("strong_convexity"), symbol("smoothness")
     roots = sympy.solve(sympy.Eq((big_l - lam) ** 2 / 16, u * ((lam + big_l) / 2 - u)), u)
     lo, hi = sorted(roots, key=lambda r: float(r.subs({lam: 1, big_l: 4})))
     return sympy.simplify(lo), sympy.simplify(hi)
