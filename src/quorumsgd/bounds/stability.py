@@ -29,7 +29,7 @@ import sympy
 from numpy.typing import ArrayLike
 
 from quorumsgd.bounds.registry import REGISTRY, TheoremEntry, documented
-from quorumsgd.bounds.theorem import BoundResult, Hypothesis, HypothesisCheck
+from quorumsgd.bounds.theorem import BoundResult, HypothesisCheck
 from quorumsgd.errors import InvalidParameter
 from quorumsgd.parameters import latex, validate_values
 
@@ -115,47 +115,13 @@ def max_stable_coupling(*, lr: float, curvature: float, n_agents: int, algorithm
 
 
 @dataclass(frozen=True, eq=False)
-class StabilityTheorem:
-    """Discrete-time stability in the interface of a :class:`~quorumsgd.bounds.theorem.Theorem`: the
-    registry's header, no hypotheses (it reports stable or unstable), evaluated by :func:`stability`."""
-
-    entry: TheoremEntry
-
-    @property
-    def name(self) -> str:
-        return self.entry.name
-
-    @property
-    def title(self) -> str:
-        return self.entry.title
-
-    @property
-    def equation(self) -> str:
-        return self.entry.equation
-
-    @property
-    def statement(self) -> str:
-        return self.entry.statement
-
-    @property
-    def parameters(self) -> tuple[str, ...]:
-        return self.entry.parameters
-
-    @property
-    def optional(self) -> dict[str, Any]:
-        return dict(self.entry.optional)
-
-    @property
-    def kind(self) -> str:
-        return self.entry.kind
-
-    @property
-    def hypotheses(self) -> tuple[Hypothesis, ...]:
-        return ()
+class StabilityTheorem(TheoremEntry):
+    """Discrete-time stability in the interface of a :class:`~quorumsgd.bounds.theorem.Theorem`: the registry
+    entry itself (no hypotheses: it reports stable or unstable), evaluated by :func:`stability`."""
 
     @property
     def all_parameters(self) -> tuple[str, ...]:
-        return (*self.entry.parameters, *self.entry.optional)
+        return (*self.parameters, *self.optional)
 
     def evaluate(self, **params: Any) -> BoundResult:
         """:func:`stability` with the theorem's parameter checks: unknown or missing names raise."""
@@ -163,7 +129,7 @@ class StabilityTheorem:
             if name not in self.all_parameters:
                 raise InvalidParameter(name, f"not be given: stability takes {', '.join(self.all_parameters)}",
                                        where="stability")
-        for name in self.entry.parameters:
+        for name in self.parameters:
             if params.get(name) is None:
                 raise InvalidParameter(name, "be given", where="stability")
         return stability(**params)
@@ -172,4 +138,4 @@ class StabilityTheorem:
 @cache
 def stability_theorem() -> StabilityTheorem:
     """The registry's ``stability`` entry as a theorem."""
-    return StabilityTheorem(REGISTRY["stability"])
+    return StabilityTheorem(**vars(REGISTRY["stability"]))
