@@ -148,15 +148,13 @@ def bound_parameters(draw: st.DrawFn, name: str) -> dict[str, Any]:
     """Parameters for :func:`quorumsgd.bounds.evaluate` that satisfy the theorem's hypotheses."""
     from quorumsgd import bounds
 
-    if name == "stability":
-        return {"lr": draw(st.floats(1e-3, 1.0)), "curvature": draw(st.floats(1e-2, 5.0)),
-                "coupling": draw(st.floats(0.0, 10.0)), "n_agents": draw(st.integers(1, 100)),
-                "algorithm": draw(st.sampled_from(["qsgd", "easgd"]))}
     theorem = bounds.theorem(name)
     out: dict[str, Any] = {}
     for param in theorem.parameters:
         if param in _RANGES:
             out[param] = draw(_RANGES[param])
+    for option, values in bounds.registry.REGISTRY[name].choices.items():
+        out[option] = draw(st.sampled_from(values))
     lam = out.get("strong_convexity", draw(st.floats(0.05, 5.0)))
     if "smoothness" in theorem.parameters:
         out["smoothness"] = lam * draw(st.floats(1.01, 20.0))  # L = lambda makes (53) singular at the optimum

@@ -135,7 +135,8 @@ def _signature() -> inspect.Signature:
             inspect.Parameter.KEYWORD_ONLY,
             annotation=str,
             default=typer.Option("qsgd", "--algorithm",
-                                 help=f"{', '.join(registry.used_by('algorithm'))} only: qsgd or easgd"),
+                                 help=f"{', '.join(registry.used_by('algorithm'))} only: "
+                                 + " or ".join(registry.REGISTRY["stability"].choices["algorithm"])),
         ),
     ]
     for p in PARAMETERS.values():

@@ -43,6 +43,7 @@ class TheoremEntry:
         factory: ``module:function`` that derives the theorem.
         notes: what the wrapper's docstring says beyond the statement (defaults, conventions).
         short: the label when the name is not ``thm``/``lemma``/``cor`` + number.
+        choices: the values of a non-numeric optional parameter (``stability``'s ``algorithm``).
     """
 
     name: str
@@ -57,6 +58,7 @@ class TheoremEntry:
     kind: str = "bound"
     notes: str = ""
     short: str = ""
+    choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -97,7 +99,8 @@ class TheoremEntry:
             lines.append(f"    {name}: {_describe(name)}.")
         for name, default in self.optional.items():
             shown = "chosen by the theorem" if default is None else repr(default)
-            lines.append(f"    {name}: {_describe(name)}; optional, default {shown}.")
+            what = " or ".join(f"``{c}``" for c in self.choices[name]) if name in self.choices else _describe(name)
+            lines.append(f"    {name}: {what}; optional, default {shown}.")
         lines += ["", "Returns:", "    BoundResult: value, named terms, transient rates, hypotheses, LaTeX."]
         text = "\n".join(lines)
         return text + ("\n\n" + _dedent(extra) if extra else "")
@@ -109,7 +112,7 @@ def _flag(name: str) -> str:
 
 def _describe(name: str) -> str:
     if name not in PARAMETERS:
-        return {"algorithm": "``qsgd`` or ``easgd``", "metric": "``paper`` or ``lmi``"}.get(name, name)
+        return name.replace("_", " ")
     param = PARAMETERS[name]
     return f"{param.description} (:math:`{param.latex}`, {param.constraint}); scalar or array"
 
@@ -210,6 +213,7 @@ ENTRIES: tuple[TheoremEntry, ...] = (
        r"\text{EASGD: Jury's conditions, (ii) }(2-\eta h)(2-p\eta k)>2\eta k\text{ fails for large }p",
        ("lr", "curvature", "coupling", "n_agents"), "quorumsgd.bounds.stability:stability_theorem",
        optional={"algorithm": "qsgd"}, kind="radius", short="Discrete-time stability",
+       choices={"algorithm": ("qsgd", "easgd")},
        notes="``value`` is the spectral radius of the noise-free iteration on :math:`f=\\frac h2x^2` over all "
        "modes (< 1 iff stable); ``terms`` holds ``stable`` (1.0 or 0.0) and the radius."),
 )

@@ -33,7 +33,7 @@ from quorumsgd.bounds.theorem import BoundResult, HypothesisCheck
 from quorumsgd.errors import InvalidParameter
 from quorumsgd.parameters import latex, validate_values
 
-ALGORITHMS = ("qsgd", "easgd")
+ALGORITHMS = REGISTRY["stability"].choices["algorithm"]
 PARAMETERS = REGISTRY["stability"].parameters
 
 
