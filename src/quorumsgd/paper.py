@@ -167,12 +167,12 @@ def derived(name: str) -> dict[str, sympy.Expr]:
 
 
 @cache
-def numeric(name: str) -> Callable[..., float]:
-    """:func:`derived`'s total as a plain-Python function of keyword parameters (``math``, not numpy).
+def lambdified(expr: sympy.Expr) -> Callable[..., float]:
+    """A closed form as a plain-Python function of keyword parameters (``math``, not numpy), compiled once.
 
-    An evaluation independent of the package's vectorized one, for tests and notebooks.
+    >>> lambdified(m_35())(strong_convexity=0.5, smoothness=3.0)
+    2.0
     """
-    expr = sympy.Add(*derived(name).values())
     names = sorted(s.name for s in expr.free_symbols)
     plain = expr.xreplace({s: sympy.Symbol(s.name) for s in expr.free_symbols})
     fn = sympy.lambdify([sympy.Symbol(x) for x in names], plain, modules="math")
@@ -183,9 +183,17 @@ def numeric(name: str) -> Callable[..., float]:
     return evaluate
 
 
+def numeric(name: str) -> Callable[..., float]:
+    """:func:`derived`'s total as a plain-Python function of keyword parameters (:func:`lambdified`).
+
+    An evaluation independent of the package's vectorized one, for tests and notebooks.
+    """
+    return lambdified(sympy.Add(*derived(name).values()))
+
+
 __all__ = [
     "PAIRS", "PAIRS_NOTE", "C", "a", "a_mag", "b", "beta_min", "big_l", "c_squared_53", "chi", "dbar", "derived",
-    "disturbance_31", "gamma", "h", "k", "k_v", "lam", "lam_max", "lr", "m_35", "metric_53_extremes", "n", "numeric",
+    "disturbance_31", "gamma", "h", "k", "k_v", "lam", "lam_max", "lambdified", "lr", "m_35", "metric_53_extremes", "n", "numeric",
     "p", "published", "q", "rate", "rate_35", "rate_50", "rate_52", "rate_56", "robustness_12", "sgd_48", "sigma2",
     "spread_22", "stability_maps", "stochastic_contraction_14", "t", "v0",
 ]

@@ -75,7 +75,7 @@ def problem_specs(
         # Lemma 5.3: gamma > sqrt(L) - sqrt(lambda); Lemma 3.2 (k_v = 0): k gamma > m^2/4.
         threshold = big_l**0.5 - lam**0.5
         gamma = _round(threshold + draw(st.floats(0.3, 2.5)))
-        m = max(abs(1 - lam), abs(1 - big_l))
+        m = _m_35(lam, big_l)
         coupling = _round(max(coupling, 1.2 * m * m / (4 * gamma) + 0.05))
     return ProblemSpec(
         objective=objective,
@@ -122,6 +122,13 @@ def momentum_problems(**kw: Any) -> st.SearchStrategy[Problem]:
     return problem_specs(damping=True, **kw).map(Problem.build)
 
 
+def _m_35(strong_convexity: float, smoothness: float) -> float:
+    """(35)'s m = max(|1 - lambda|, |1 - L|), from :mod:`quorumsgd.paper`."""
+    from quorumsgd import paper
+
+    return paper.lambdified(paper.m_35())(strong_convexity=strong_convexity, smoothness=smoothness)
+
+
 _RANGES: dict[str, st.SearchStrategy[Any]] = {
     "n_agents": st.integers(1, 256),
     "coupling": st.floats(0.0, 50.0),
@@ -146,7 +153,7 @@ _RANGES: dict[str, st.SearchStrategy[Any]] = {
 @st.composite
 def bound_parameters(draw: st.DrawFn, name: str) -> dict[str, Any]:
     """Parameters for :func:`quorumsgd.bounds.evaluate` that satisfy the theorem's hypotheses."""
-    from quorumsgd import bounds
+    from quorumsgd import bounds, paper
 
     theorem = bounds.theorem(name)
     out: dict[str, Any] = {}
@@ -165,16 +172,18 @@ def bound_parameters(draw: st.DrawFn, name: str) -> dict[str, Any]:
     if name in ("lemma5.2", "thm5.2"):
         out["coupling"] = draw(st.floats(0.01, 20.0))
     if name == "lemma5.4":
-        mean_inf = min(out["coupling"], out["coupling"] * (1 + out["magnification"]) / out["n_agents"])
+        rate_at_zero = paper.lambdified(paper.rate_56())  # (56) with lambda_max = 0: the mean gain's infimum
+        mean_inf = rate_at_zero(coupling=out["coupling"], magnification=out["magnification"],
+                                n_agents=out["n_agents"], lambda_max=0.0)
         out["lambda_max"] = mean_inf - draw(st.floats(0.01, 5.0))
     if "damping" in theorem.parameters:
         big_l = out["smoothness"]
         out["damping"] = big_l**0.5 - lam**0.5 + draw(st.floats(0.05, 5.0))
-        m = max(abs(1 - lam), abs(1 - big_l))
+        m = _m_35(lam, big_l)
         out["coupling"] = 1.1 * m * m / (4 * out["damping"]) + draw(st.floats(0.01, 10.0))
     if name == "lemma3.2":
         big_l = out["smoothness"]
         out["damping"] = draw(st.floats(0.05, 10.0))
-        m = max(abs(1 - lam), abs(1 - big_l))
+        m = _m_35(lam, big_l)
         out["coupling"] = 1.1 * m * m / (4 * out["damping"]) + draw(st.floats(0.01, 10.0))
     return out
