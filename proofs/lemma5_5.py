@@ -26,7 +26,7 @@
 import numpy as np
 import sympy
 
-from quorumsgd import bounds
+from quorumsgd import bounds, paper
 from quorumsgd.algorithms import QSGD, AgentOps
 from quorumsgd.bounds import catalog
 from quorumsgd.paper import b, h, k, lr, n, p, sigma2, t
@@ -60,7 +60,7 @@ finite = catalog.lemma5_5_finite_time()
 same("E|x_hat(t)|^2 from the Ito isometry = the package's finite-time value", second_moment, finite)
 same("t E|x_hat(t)|^2 -> eta sigma^2/(b p h^2): only the term linear in t survives",
      sympy.limit(finite * t, t, sympy.oo), lr * sigma2 / (b * p * h**2))
-same("the package's (59) is eta sigma^2/(b p h^2 t)", theorem.expression, lr * sigma2 / (b * p * h**2 * t))
+same("the package's (59) is eta sigma^2/(b p h^2 t)", theorem.expression, paper.published("lemma5.5")["asymptotic"])
 check("(59) does not depend on the coupling", not theorem.expression.has(k))
 numbers = {lr: 0.1, sigma2: 1.0, b: 1, p: 2, n: 3, h: 1.0}
 proof.at_most("from x*, the finite-time value is below (59) (t = 0.1 ... 1000)",
