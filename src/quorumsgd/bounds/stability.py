@@ -68,7 +68,11 @@ def stability(
     *, lr: ArrayLike, curvature: ArrayLike, coupling: ArrayLike, n_agents: ArrayLike, algorithm: str = "qsgd"
 ) -> BoundResult:
     """Vectorized over array parameters; the hypotheses it reports are Jury's conditions, each with whether it
-    holds everywhere."""
+    holds everywhere.
+
+    >>> stability(lr=0.1, curvature=1.0, coupling=0.5, n_agents=[38, 39], algorithm="easgd").terms["stable"]
+    array([1., 0.])
+    """
     if algorithm not in ALGORITHMS:
         raise InvalidParameter("algorithm", f"be one of {', '.join(ALGORITHMS)}", algorithm, "stability")
     values = validate_values(
