@@ -525,24 +525,3 @@ def jury_conditions(matrix: sympy.Matrix) -> list[sympy.Basic]:
     _, a1, a0 = coeffs
     return [1 + a1 + a0 > 0, 1 - a1 + a0 > 0, a0 < 1, a0 > -1]
 
-
-__all__ = [
-    "PAIRS_NOTE",
-    "cor2_1",
-    "jury_conditions",
-    "lemma2_1",
-    "lemma3_1",
-    "lemma3_2",
-    "lemma5_2",
-    "lemma5_3",
-    "lemma5_4",
-    "lemma5_5",
-    "sgd",
-    "stability_matrices",
-    "thm2_1",
-    "thm3_1",
-    "thm3_2",
-    "thm5_1",
-    "thm5_2",
-    "thm5_3",
-]
