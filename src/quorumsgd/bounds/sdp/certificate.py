@@ -64,7 +64,9 @@ class SDPSolverError(QuorumSGDError):
 
 
 class SDPInfeasible(QuorumSGDError):
-    """No quadratic certificate exists: typically the algorithm is not stable for every f in S(lambda, L)."""
+    """No quadratic certificate exists: the algorithm is not stable for every f in S(lambda, L), or a quadratic
+    Lyapunov function with these interpolation inequalities is too weak to show it (the S-procedure is
+    conservative for heavy-ball momentum, Lessard, Recht & Packard 2016)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,6 +131,10 @@ def target_matrix(target: tuple[str, ...], system: LinearSystem, mode: str, n_ag
     return w
 
 
+def _fields_read(target: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_TARGET_FIELD[t] for t in target if t in _TARGET_FIELD)
+
+
 def lyapunov_images(system: LinearSystem, p: np.ndarray) -> np.ndarray:
     r"""The form of :math:`\mathcal LV` (continuous) or :math:`V(\boldsymbol\xi_{t+1})-V(\boldsymbol\xi)` (discrete)
     without noise, over :math:`(\boldsymbol\xi,\mathbf u)`; ``p`` may be a stack ``(k, n, n)``."""
@@ -157,7 +163,7 @@ def reduced_blocks(alg: Algorithm, n_agents: int, target: tuple[str, ...], stron
     cls = dict(strong_convexity=strong_convexity, smoothness=smoothness)
     blocks, systems = [], []
     for mode in ("consensus", "disagreement")[: 1 + (n_agents >= 2)]:
-        sys_ = mode_system(alg, n_agents, mode)  # type: ignore[arg-type]
+        sys_ = mode_system(alg, n_agents, mode, keep=_fields_read(target))  # type: ignore[arg-type]
         w = target_matrix(target, sys_, mode, n_agents)
         if _single_quadratic(strong_convexity, smoothness):
             sys_ = sys_.closed_loop(smoothness)
@@ -188,7 +194,7 @@ def full_forms(c: np.ndarray, strong_convexity: float, smoothness: float) -> np.
 def full_blocks(alg: Algorithm, n_agents: int, target: tuple[str, ...], strong_convexity: float, smoothness: float,
                 noise_scale: float) -> tuple[list[Block], list[LinearSystem]]:
     """The unreduced SDP: one block, a multiplier per pair and inequality (the reference for the reduction)."""
-    full = mode_system(alg, n_agents, "full")
+    full = mode_system(alg, n_agents, "full", keep=_fields_read(target))
     forms = full_forms(full.c, strong_convexity, smoothness)
     w = target_matrix(target, full, "full", n_agents)
     if _single_quadratic(strong_convexity, smoothness):
@@ -242,9 +248,10 @@ def solve(blocks: list[Block], systems: list[LinearSystem], *, solver: str = "CL
                 status2, ys, mu = sdp.solve(scaled, 0.0, 0.0, name)
                 if status2 in ("infeasible", "infeasible_inaccurate"):
                     raise SDPInfeasible(
-                        "sdp: no quadratic certificate exists (solver status infeasible): the algorithm is not "
-                        "mean-square stable for every f in S(strong_convexity, smoothness) with these parameters "
-                        "(for a discrete iteration: reduce lr)")
+                        "sdp: no quadratic certificate exists (solver status infeasible): either the algorithm is "
+                        "not mean-square stable for some f in S(strong_convexity, smoothness) with these "
+                        "parameters (a discrete step too large: reduce lr or the coupling), or a quadratic "
+                        "Lyapunov function cannot prove it (heavy-ball momentum close to 1)")
                 continue
             if not ys:
                 continue
@@ -265,7 +272,7 @@ def expand_reduced(cert: Certificate, alg: Algorithm, n_agents: int, target: tup
     multipliers mapped back through the mode basis): the check that the reduction is exact. Cost O((pn)^3)."""
     from quorumsgd.contraction.network import helmert_basis
 
-    full = mode_system(alg, n_agents, "full")
+    full = mode_system(alg, n_agents, "full", keep=_fields_read(target))
     cons = cert.systems[0]
     n_full = full.n_state
     fields = [c.split("[")[0] for c in full.coords]

@@ -110,11 +110,12 @@ def _embedding(n_agents: int, mode: Mode, agent: list[str], quorum: list[str]
     return w, np.eye(len(quorum)) if mode != "disagreement" else np.zeros((len(quorum), 0)), coords
 
 
-def mode_system(alg: Algorithm, n_agents: int, mode: Mode = "full", prune: bool = True) -> LinearSystem:
+def mode_system(alg: Algorithm, n_agents: int, mode: Mode = "full", prune: bool = True,
+                keep: tuple[str, ...] = ()) -> LinearSystem:
     r"""The linear maps of ``alg`` on one mode (see the module docstring), from its own definition.
 
     ``prune`` drops state fields that influence nothing (a velocity that is overwritten every step when the
-    momentum is 0). Raises :class:`InvalidParameter` if the algorithm is not linear in (state, gradients) or
+    momentum is 0), except the fields named in ``keep`` (those a target reads). Raises :class:`InvalidParameter` if the algorithm is not linear in (state, gradients) or
     does not leave the mode invariant (it would not be permutation-equivariant).
     """
     discrete = isinstance(alg, DiscreteAlgorithm)
@@ -187,12 +188,13 @@ def mode_system(alg: Algorithm, n_agents: int, mode: Mode = "full", prune: bool 
     system = LinearSystem(a, b, c, noise, coords, discrete)
     if prune:
         # A coordinate matters if it feeds the dynamics or a gradient point; others are write-only.
+        names = agent + quorum[: wq.shape[1]]
         width = [n_w] * len(agent) + [1] * wq.shape[1]
-        keep = np.zeros(n, dtype=bool)
+        kept = np.zeros(n, dtype=bool)
         start = 0
-        for size in width:
+        for name, size in zip(names, width, strict=True):
             cols = slice(start, start + size)
-            keep[cols] = bool(np.any(a[:, cols] != 0) or np.any(c[:, cols] != 0))
+            kept[cols] = bool(np.any(a[:, cols] != 0) or np.any(c[:, cols] != 0) or name in keep)
             start += size
-        system = system.select(keep)
+        system = system.select(kept)
     return system
