@@ -8,7 +8,7 @@ Example:
     >>> find("thm5.1").stem, find("thm5_1").name
     ('thm5_1', 'thm5.1')
     >>> len(NOTEBOOKS)
-    16
+    17
 """
 
 from __future__ import annotations
@@ -63,6 +63,8 @@ NOTEBOOKS: tuple[ProofNotebook, ...] = (
     _N("lemma5.4", "State-dependent coupling (SD-QSGD)", "Sec. 5.4, (55)-(57), (60)-(61)", True),
     _N("lemma5.5", "Iterate averaging on a quadratic", "Sec. 5.5, (58)-(59)", True),
     _N("stability", "Discrete-time stability of QSGD and EASGD", "SI; spec §2.6", True),
+    _N("sdp", "Certified worst case over S(λ, L): SDP certificates", "Sec. 5, (47), (51), (54); (41), (3), (42)-(43)",
+       True),
 )
 """Every proof notebook, in the paper's order (the design's theorem names)."""
 
