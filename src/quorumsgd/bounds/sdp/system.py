@@ -22,8 +22,8 @@ give the blocks of the symmetry-reduced SDP; the identity embedding gives the fu
 Example:
     >>> from quorumsgd.algorithms import QSGD
     >>> sys = mode_system(QSGD(coupling=2.0), n_agents=4, mode="disagreement")
-    >>> sys.a.tolist(), sys.b.tolist(), sys.c.tolist()          # d x = -k x - u along x^1 - x^2
-    ([[-2.0]], [[-1.0]], [[1.0]])
+    >>> [m.round(12).tolist() for m in (sys.a, sys.b, sys.c)]     # d x = -k x - u along x^1 - x^2
+    [[[-2.0]], [[-1.0]], [[1.0]]]
 """
 
 from __future__ import annotations
