@@ -18,6 +18,11 @@ and since :math:`V\ge0`, integrating gives for the time-averaged (in particular 
 
 .. math:: \mathbb E\,\boldsymbol\xi^{\mathsf T}\mathbf W\boldsymbol\xi\ \le\ \frac{\eta\sigma^2}{b}\operatorname{tr}(\mathbf E^{\mathsf T}\mathbf P\mathbf E).
 
+**Function values (continuous time).** :math:`V` may also carry :math:`c\sum_i(f(\mathbf x^i)-f^*)`, :math:`c\ge0`
+(the energy of heavy-ball momentum): its drift :math:`c\sum_i\langle\mathbf u_i,\dot{\mathbf x}^i\rangle` is
+quadratic in :math:`(\boldsymbol\xi,\mathbf u)` and its Itô term at most :math:`c\frac L2\frac\eta b\sigma^2` per
+agent whose noise enters the positions; :math:`c` is the last entry of the multipliers (it costs noise).
+
 **Discrete time** replaces :math:`\mathcal LV` by :math:`\mathbb E[V(\boldsymbol\xi_{t+1})-V(\boldsymbol\xi_t)]`:
 :math:`(\mathbf A\boldsymbol\xi+\mathbf B\mathbf u)^{\mathsf T}\mathbf P(\mathbf A\boldsymbol\xi+\mathbf B\mathbf u)
 -\boldsymbol\xi^{\mathsf T}\mathbf P\boldsymbol\xi` and the noise term
@@ -76,7 +81,8 @@ class Certificate:
     Attributes:
         second_moment: the certified bound.
         lyapunov: the blocks of :math:`\mathbf P` (consensus, disagreement) or the full :math:`\mathbf P`.
-        multipliers: :math:`\mu` (reduced: agent-minimizer :math:`\varphi,\psi`, agent-agent :math:`\varphi,\psi`).
+        multipliers: :math:`\mu` (reduced: agent-minimizer :math:`\varphi,\psi`, agent-agent :math:`\varphi,\psi`; last:
+            the weight :math:`c` of the function values in :math:`V`).
         max_eigenvalue: largest eigenvalue of the LMIs (<= 0), computed in numpy.
         min_lyapunov_eigenvalue: smallest eigenvalue of :math:`\mathbf P` blocks (>= 0).
         full_check: largest eigenvalue of the assembled full N-agent LMI (small N only; ``nan`` if not run).
@@ -147,14 +153,40 @@ def lyapunov_images(system: LinearSystem, p: np.ndarray) -> np.ndarray:
     return pk + np.swapaxes(pk, -1, -2)
 
 
-def _block(system: LinearSystem, w: np.ndarray, forms: np.ndarray, noise_weight: float) -> Block:
+def energy_form(system: LinearSystem) -> np.ndarray:
+    r"""The form of :math:`\frac{d}{dt}\sum_i f(\mathbf y^i)=\sum_i\langle\mathbf u_i,\dot{\mathbf y}^i\rangle` over
+    :math:`(\boldsymbol\xi,\mathbf u)` (continuous time; zero for a discrete iteration, whose next points would
+    need a lifted set of interpolation points)."""
+    n, m = system.n_state, system.n_inputs
+    if system.discrete or m == 0:
+        return np.zeros((n + m, n + m))
+    k = np.hstack([system.a, system.b])
+    j_u = np.hstack([np.zeros((m, n)), np.eye(m)])
+    half = j_u.T @ system.c @ k
+    return 0.5 * (half + half.T)
+
+
+def energy_noise(system: LinearSystem, smoothness: float) -> float:
+    r"""Itô term of :math:`\sum_i f(\mathbf y^i)` per unit noise scale: :math:`\frac12\sum_i\operatorname{tr}(\nabla^2f\,
+    \mathrm{Cov}\,d\mathbf y^i)\le\frac L2\sigma^2\|\mathbf C\mathbf E\|_F^2` (zero when the noise enters the
+    velocities only)."""
+    if system.discrete or system.n_inputs == 0:
+        return 0.0
+    return 0.5 * smoothness * float(np.sum((system.c @ system.noise) ** 2))
+
+
+def _block(system: LinearSystem, w: np.ndarray, forms: np.ndarray, noise_weight: float, smoothness: float) -> Block:
     n, m = system.n_state, system.n_inputs
     basis = sym_basis(n)
     f = np.zeros((n + m, n + m))
     f[:n, :n] = w
     nn = system.noise @ system.noise.T
     c = noise_weight * np.einsum("ij,kji->k", nn, basis)
-    return Block(f=f, g=lyapunov_images(system, basis), q=forms, c=c, s=n)
+    # the last multiplier is the weight of sum_i f(y^i) - f* in V: its form and its Itô cost
+    q = np.concatenate([forms, energy_form(system)[None]])
+    c_mu = np.zeros(q.shape[0])
+    c_mu[-1] = noise_weight * energy_noise(system, smoothness)
+    return Block(f=f, g=lyapunov_images(system, basis), q=q, c=c, s=n, c_mu=c_mu)
 
 
 def reduced_blocks(alg: Algorithm, n_agents: int, target: tuple[str, ...], strong_convexity: float,
@@ -173,7 +205,7 @@ def reduced_blocks(alg: Algorithm, n_agents: int, target: tuple[str, ...], stron
             # agent-minimizer pairs act on every mode; agent-agent pairs only on the disagreement modes
             forms = np.stack([phi, psi, phi, psi]) if mode == "disagreement" else np.stack([phi, psi, 0 * phi, 0 * psi])
         weight = noise_scale * (1 if mode == "consensus" else n_agents - 1)
-        blocks.append(_block(sys_, w, forms, weight))
+        blocks.append(_block(sys_, w, forms, weight, smoothness))
         systems.append(sys_)
     return blocks, systems
 
@@ -200,7 +232,7 @@ def full_blocks(alg: Algorithm, n_agents: int, target: tuple[str, ...], strong_c
     if _single_quadratic(strong_convexity, smoothness):
         full = full.closed_loop(smoothness)
         forms = np.zeros((forms.shape[0], full.n_state, full.n_state))
-    return [_block(full, w, forms, noise_scale)], [full]
+    return [_block(full, w, forms, noise_scale, smoothness)], [full]
 
 
 # --- solve and verify ----------------------------------------------------------------------------------------
@@ -236,7 +268,9 @@ def solve(blocks: list[Block], systems: list[LinearSystem], *, solver: str = "CL
     shapes = tuple(b.shape for b in blocks)
     # keep the data O(1): the LMI is homogeneous in (W, P, mu), so scale W (and undo it on the value)
     w_scale = max(float(np.abs(b.f).max()) for b in blocks) or 1.0
-    scaled = [Block(b.f / w_scale, b.g, b.q, b.c, b.s) for b in blocks]
+    # and the objective O(1): the solver's gap tolerance is absolute (a 1e-10 objective would stop at once)
+    o_scale = max(max(float(np.abs(b.c).max()), float(np.abs(b.c_mu).max())) for b in blocks) or 1.0
+    scaled = [Block(b.f / w_scale, b.g, b.q, b.c / o_scale, b.s, b.c_mu / o_scale) for b in blocks]
     statuses = []
     for name in (solver, *[s for s in SOLVERS if s != solver]):
         for factor in (1.0, 100.0):
@@ -257,7 +291,7 @@ def solve(blocks: list[Block], systems: list[LinearSystem], *, solver: str = "CL
                 continue
             ok, worst_m, worst_p, ps, mu_ok = _verify(scaled, systems, ys, mu)
             if ok:
-                value = w_scale * sum(float(b.c @ y) for b, y in zip(scaled, ys, strict=True))
+                value = w_scale * sum(float(b.c @ y + b.c_mu @ mu_ok) for b, y in zip(blocks, ys, strict=True))
                 # undo the scaling of W: (W, P, mu) -> w_scale (W, P, mu) is the certificate of the data
                 return Certificate(second_moment=value, lyapunov=tuple(w_scale * p for p in ps),
                                    multipliers=w_scale * mu_ok, max_eigenvalue=w_scale * worst_m,
@@ -303,4 +337,5 @@ def expand_reduced(cert: Certificate, alg: Algorithm, n_agents: int, target: tup
     w_full = np.zeros((n_full + full.n_inputs,) * 2)
     w_full[:n_full, :n_full] = w
     m = w_full + lyapunov_images(full, p) + np.einsum("c,cij->ij", np.asarray(weights), forms)
+    m = m + mu[4] * energy_form(full)
     return float(np.linalg.eigvalsh(0.5 * (m + m.T))[-1])

@@ -3,13 +3,13 @@ r"""One DPP-parametrized cvxpy SDP for every certificate: compiled once per shap
 Every certificate of this package has the form
 
 .. math::
-    \min\ \sum_k\mathbf c_k^{\mathsf T}\mathbf y_k\quad\text{s.t.}\quad
+    \min\ \sum_k\mathbf c_k^{\mathsf T}\mathbf y_k+\mathbf c_{\mu,k}^{\mathsf T}\boldsymbol\mu\quad\text{s.t.}\quad
     \mathbf M_k=\mathbf F_k+\mathbf G_k\mathbf y_k+\mathbf Q_k\boldsymbol\mu\preceq-\delta\mathbf I,\quad
     \mathbf P_k(\mathbf y_k)\succeq\delta_P\mathbf I,\quad\boldsymbol\mu\ge0,
 
 with one block k per symmetry mode (or one block for the full system): :math:`\mathbf y_k` are the entries of
-the Lyapunov matrix :math:`\mathbf P_k` (upper triangle), :math:`\boldsymbol\mu` the S-procedure multipliers,
-shared between blocks. All the data :math:`(\mathbf F_k,\mathbf G_k,\mathbf Q_k,\mathbf c_k)` are
+the Lyapunov matrix :math:`\mathbf P_k` (upper triangle), :math:`\boldsymbol\mu` the S-procedure multipliers
+and the weight of the function values in the Lyapunov function (the only one with a cost), shared between blocks. All the data :math:`(\mathbf F_k,\mathbf G_k,\mathbf Q_k,\mathbf c_k)` are
 ``cp.Parameter`` s, so the problem is DPP: cvxpy compiles it once per block shape and each new parameter point
 only refills the solver's data. The margins :math:`\delta,\delta_P` keep the solver's small constraint
 violations on the safe side of the numpy verification (:mod:`quorumsgd.bounds.sdp.certificate`).
@@ -43,13 +43,14 @@ def sym_basis(s: int) -> np.ndarray:
 @dataclass(frozen=True)
 class Block:
     """Numeric data of one block: ``f (n,n)``, ``g (n_y,n,n)`` (the images of :func:`sym_basis`), ``q (n_mu,n,n)``,
-    ``c (n_y,)``; the Lyapunov block has size ``s``."""
+    ``c (n_y,)``, ``c_mu (n_mu,)``; the Lyapunov block has size ``s``."""
 
     f: np.ndarray
     g: np.ndarray
     q: np.ndarray
     c: np.ndarray
     s: int
+    c_mu: np.ndarray
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -68,25 +69,26 @@ class _SDP:
         for n, s in shapes:
             n_y = s * (s + 1) // 2
             y = cp.Variable(n_y)
-            f, g, q, c = (cp.Parameter((n * n,)), cp.Parameter((n * n, n_y)), cp.Parameter((n * n, n_mu)),
-                          cp.Parameter(n_y))
+            f, g, q, c, c_mu = (cp.Parameter((n * n,)), cp.Parameter((n * n, n_y)), cp.Parameter((n * n, n_mu)),
+                                cp.Parameter(n_y), cp.Parameter(n_mu))
             m = cp.reshape(f + g @ y + q @ self.mu, (n, n), order="F")
             p = cp.reshape(sym_basis(s).reshape(n_y, s * s).T @ y, (s, s), order="F")
             constraints += [-m - self.delta * np.eye(n) >> 0, p - self.delta_p * np.eye(s) >> 0]
-            objective = objective + c @ y
+            objective = objective + c @ y + c_mu @ self.mu
             self.ys.append(y)
-            self.params.append((f, g, q, c))
+            self.params.append((f, g, q, c, c_mu))
         self.problem = cp.Problem(cp.Minimize(objective), constraints)
 
     def solve(self, blocks: list[Block], delta: float, delta_p: float, solver: str) -> tuple[str, list, Any]:
         import cvxpy as cp
 
-        for (f, g, q, c), b in zip(self.params, blocks, strict=True):
+        for (f, g, q, c, c_mu), b in zip(self.params, blocks, strict=True):
             n = b.f.shape[0]
             f.value = b.f.reshape(n * n, order="F")
-            g.value = b.g.reshape(-1, n * n).T if b.g.size else np.zeros((n * n, 0))
+            g.value = b.g.reshape(-1, n * n).T
             q.value = b.q.reshape(-1, n * n).T
             c.value = b.c
+            c_mu.value = b.c_mu
         self.delta.value, self.delta_p.value = delta, delta_p
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "solution may be inaccurate": the status says it, numpy checks it
