@@ -169,7 +169,7 @@ proof.close("Lemma 3.1: the certified worst spread is the (p-1)/p-corrected (22)
 # For each theorem, $p$ and $k$: the certified bound ($\sqrt{\cdot}$ of the certified second moment, for all
 # $f\in\mathcal S(\lambda,L)$ and all $n$), the worst isotropic quadratic of the class (exact, a lower bound on the
 # true worst case), the paper's (47)/(51)/(54) with the $Q$ of the log-cosh member of the class, for
-# $n\in\{1,10,1000\}$, and the discrete iteration's certificate ($\eta=0.1$, $\mu=1-\eta\gamma$).
+# $n\in\{1,10,1000\}$, and the discrete iteration's certificate ($\eta=0.1$, heavy-ball $\mu=0.5$ for (42)–(43)).
 # $\lambda=0.5$, $L=2$, $\eta=0.1$, $b=32$, $\sigma^2=4$, $\gamma=2$.
 
 # %%
@@ -197,6 +197,24 @@ show(f"Thm 5.1, p > 1: paper / certified ranges over {min(ratio[1]):.2f}–{max(
      "members of S(λ, L) with large third derivatives (a smoothed piecewise quadratic, curvature λ on one side and "
      "L on the other) shift the stationary mean of every agent the same way, a bias that no number of agents "
      "averages out — exactly what the certificate must cover.")
+# A member of S(λ, L) that the paper's (47) does not cover: f = λx²/2 (x < 0), Lx²/2 (x > 0), smoothable with a
+# large Q. At k = 0 the agents are independent SDEs with the exact stationary density exp(-f/D), D = ησ²/(2b),
+# so E|x̄|² = E x²/p + (1 - 1/p)(E x)² by quadrature: a lower bound on the worst case, next to the certificate.
+D = 0.1 * 4.0 / (2 * 32.0)
+xs_ = np.linspace(-3.0, 3.0, 600001)
+dens = np.exp(-np.where(xs_ < 0, 0.5 * xs_**2, 2.0 * xs_**2) / 2 / D)
+dens /= np.trapezoid(dens, xs_)
+m1, m2 = np.trapezoid(xs_ * dens, xs_), np.trapezoid(xs_**2 * dens, xs_)
+pw_rows = []
+for r in (r for r in sand if r.name == "thm5.1" and r.coupling == 0 and r.n_agents > 1):
+    lower = float(np.sqrt(m2 / r.n_agents + (1 - 1 / r.n_agents) * m1**2))
+    pw_rows.append((r.n_agents, lower, r.certified, r.paper[1]))
+table(["p", "piecewise quadratic √E|x̄|² (k = 0)", "certified", "paper (47), n = 1"], pw_rows, digits=4)
+proof.at_most("the piecewise quadratic's exact value is below the certificate (k = 0)",
+              [row[1] for row in pw_rows], [row[2] for row in pw_rows])
+check("...and above the paper's (47) at n = 1 for p >= 16: (47) needs Assumption 2.1's Q",
+      all(row[1] > row[3] for row in pw_rows if row[0] >= 16))
+proof.record("piecewise_quadratic", pw_rows)
 ks = np.array([0.0, 0.05, 0.5, 5.0, 50.0])
 curves = {f"p = {p_}": list(bounds.evaluate("thm5.1", method="sdp", n_agents=p_, coupling=ks, **BASE).value)
           for p_ in (2, 16, 64)}

@@ -11,7 +11,7 @@ For each theorem (5.1, 5.2, 5.3), number of agents :math:`p` and coupling :math:
   (:class:`~quorumsgd.objectives.LogCosh` with curvature :math:`L-\lambda`), for :math:`n\in\{1,10,1000\}`;
   ``-`` where its hypotheses fail;
 * ``discrete`` — the certificate of the discrete iteration with step ``lr`` ((41), (3), (42)--(43) with
-  :math:`\mu=1-\eta\gamma`), ``no cert`` where no certificate exists (an unstable step, or heavy-ball momentum
+  heavy-ball ``momentum`` :math:`\mu`), ``no cert`` where no certificate exists (an unstable step, or heavy-ball momentum
   beyond what a quadratic Lyapunov function can certify).
 
 Run ``python -m quorumsgd.bounds.sdp.table`` (markdown on stdout; ``--help`` for the parameters).
@@ -80,7 +80,7 @@ def _paper(name: str, point: dict[str, float], dim: int) -> float:
 
 
 def sandwich(lr: float = 0.1, batch_size: float = 32.0, sigma2: float = 4.0, strong_convexity: float = 0.5,
-             smoothness: float = 2.0, damping: float = 2.0, names: tuple[str, ...] = ("thm5.1", "thm5.2", "thm5.3"),
+             smoothness: float = 2.0, damping: float = 2.0, momentum: float = 0.5, names: tuple[str, ...] = ("thm5.1", "thm5.2", "thm5.3"),
              n_agents: tuple[int, ...] = N_AGENTS, couplings: tuple[float, ...] = COUPLINGS,
              dims: tuple[int, ...] = DIMS) -> list[Row]:
     """The rows of the table (``couplings`` are multiples of ``strong_convexity``)."""
@@ -91,7 +91,7 @@ def sandwich(lr: float = 0.1, batch_size: float = 32.0, sigma2: float = 4.0, str
             for mult in couplings:
                 point: dict[str, Any] = dict(n_agents=p, coupling=mult * strong_convexity, lr=lr,
                                              batch_size=batch_size, sigma2=sigma2, strong_convexity=strong_convexity,
-                                             smoothness=smoothness, damping=damping, momentum=1 - lr * damping)
+                                             smoothness=smoothness, damping=damping, momentum=momentum)
                 try:
                     cert = float(np.sqrt(certify_point(name, point).second_moment))
                 except SDPInfeasible:
@@ -132,13 +132,14 @@ def markdown(rows: list[Row]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0].replace(":math:", ""))
     for flag, default in (("--lr", 0.1), ("--batch-size", 32.0), ("--sigma2", 4.0), ("--strong-convexity", 0.5),
-                          ("--smoothness", 2.0), ("--damping", 2.0)):
+                          ("--smoothness", 2.0), ("--damping", 2.0), ("--momentum", 0.5)):
         parser.add_argument(flag, type=float, default=default)
     args = parser.parse_args(argv)
-    rows = sandwich(args.lr, args.batch_size, args.sigma2, args.strong_convexity, args.smoothness, args.damping)
+    rows = sandwich(args.lr, args.batch_size, args.sigma2, args.strong_convexity, args.smoothness, args.damping,
+                    args.momentum)
     print(f"lr={args.lr:g}, batch_size={args.batch_size:g}, sigma2={args.sigma2:g}, "
-          f"strong_convexity={args.strong_convexity:g}, smoothness={args.smoothness:g}, damping={args.damping:g} "
-          f"(discrete momentum = 1 - lr*damping = {1 - args.lr * args.damping:g})\n")
+          f"strong_convexity={args.strong_convexity:g}, smoothness={args.smoothness:g}, damping={args.damping:g}, "
+          f"discrete momentum={args.momentum:g}\n")
     print(markdown(rows))
 
 
