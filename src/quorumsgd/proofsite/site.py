@@ -68,6 +68,10 @@ def statement_latex(notebook: ProofNotebook) -> str:
     if notebook.name == "stability":
         return (r"\text{QSGD: stable iff }0<\eta h<2,\ 0<\eta(h+k)<2\ (\text{any }p);\quad"
                 r"\text{EASGD: Jury's conditions, (ii) }(2-\eta h)(2-p\eta k)>2\eta k\text{ fails for large }p")
+    if notebook.name == "sdp":
+        return (r"\mathbb E\,\boldsymbol\xi^{\mathsf T}\mathbf W\boldsymbol\xi\le\min\Big\{\tfrac{\eta\sigma^2}{b}"
+                r"\operatorname{tr}(\mathbf E^{\mathsf T}\mathbf P\mathbf E):\ \mathbf P\succeq0,\ \mu\ge0,\ "
+                r"\mathbf M(\mathbf P,\mu)\preceq0\Big\}\quad\forall f\in\mathcal S(\lambda,L)")
     from quorumsgd import bounds
 
     return bounds.theorem(notebook.name).statement
@@ -78,7 +82,7 @@ def _label(notebook: ProofNotebook) -> str:
     for prefix, word in (("thm", "Theorem "), ("lemma", "Lemma "), ("cor", "Corollary ")):
         if name.startswith(prefix):
             return word + name[len(prefix):]
-    return {"sgd": "SGD bound", "stability": "Discrete-time stability"}.get(name, name)
+    return {"sgd": "SGD bound", "stability": "Discrete-time stability", "sdp": "SDP certificate"}.get(name, name)
 
 
 def _exporter() -> Any:
