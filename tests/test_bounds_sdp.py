@@ -208,3 +208,40 @@ def test_bad_input_is_a_one_line_error(run_cli) -> None:  # type: ignore[no-unty
                  ["bound", "sgd", "--discrete", *base]):
         code, _, err = run_cli(*argv)
         assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, (argv, err)
+
+
+def test_solver_failure_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """A failing conic solver is never reported as a bound: a one-line SDPSolverError naming the attempts."""
+    from quorumsgd.bounds.sdp import SDPSolverError, problem
+
+    monkeypatch.setattr(problem._SDP, "solve", lambda self, *a, **k: ("solver_error", [], None))
+    with pytest.raises(SDPSolverError, match=r"no verified certificate .*CLARABEL:solver_error.*SCS:solver_error"):
+        bounds.evaluate("sgd", method="sdp", **BASE)
+    code, _, err = run_cli("bound", "sgd", "--method", "sdp", "--smoothness", "2", "--lr", "0.1", "--batch-size", "32",
+                           "--sigma2", "4", "--strong-convexity", "0.5")
+    assert code == 2 and err.startswith("error: sgd: no verified certificate") and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_sandwich_over_the_issue_grid() -> None:
+    """The issue's grid: the certificate is above the worst isotropic quadratic everywhere, below (51) and (54)
+    wherever they apply, and the discrete certificate exists wherever the step is stable on the quadratics."""
+    from quorumsgd.bounds.sdp.table import sandwich
+
+    rows = sandwich()
+    for r in rows:
+        if not np.isfinite(r.certified):
+            assert r.name == "thm5.2" and r.coupling == 0  # the frozen quorum
+            continue
+        assert r.quadratic <= r.certified * (1 + 1e-6), r
+        if r.name != "thm5.1" and np.isfinite(r.paper[1]):
+            assert r.certified <= r.paper[1], r
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("discrete", [False, True])
+@pytest.mark.parametrize("name", ["thm5.1", "thm5.2", "thm5.3", "lemma3.1"])
+def test_reduced_equals_full_sdp_at_eight_agents(name: str, discrete: bool) -> None:
+    params = _params(name, discrete, n_agents=8, coupling=0.3)
+    reduced, full = certify_point(name, params, discrete), certify_point(name, params, discrete, full=True)
+    assert reduced.second_moment == pytest.approx(full.second_moment, rel=REL)
