@@ -34,8 +34,8 @@ agent whose noise enters the positions; :math:`c` is the last entry of the multi
 but an indefinite :math:`\mathbf P` with :math:`\mathbf M\preceq0` can "certify" an unstable system (inertia
 theorem), for which there is no stationary law. With :math:`V\ge0` the bound needs no stationarity assumption
 (it bounds the Cesàro limit of the second moment from any start) and, on the quadratics of the class, the
-optimal :math:`\mathbf P` (the Lyapunov solution) is PSD anyway; on the issue's grid, dropping the constraint
-changes the QSGD and EASGD certificates by < 1e-6 relative (momentum: a few %).
+optimal :math:`\mathbf P` (the Lyapunov solution) is PSD anyway; at the points we compared (QSGD, EASGD,
+momentum; SDE and discrete; p up to 64) dropping the constraint changes the certificate by < 1e-6 relative.
 
 **Symmetry.** The agents are exchangeable and all share one :math:`f`, so averaging a certificate over the
 permutations of the agents gives one that is permutation invariant with the same value: without loss,
