@@ -20,6 +20,8 @@ Run ``python -m quorumsgd.bounds.sdp.table`` (markdown on stdout; ``--help`` for
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,11 +82,18 @@ def _paper(name: str, point: dict[str, float], dim: int) -> float:
 
 
 def sandwich(lr: float = 0.1, batch_size: float = 32.0, sigma2: float = 4.0, strong_convexity: float = 0.5,
-             smoothness: float = 2.0, damping: float = 2.0, momentum: float = 0.5, names: tuple[str, ...] = ("thm5.1", "thm5.2", "thm5.3"),
-             n_agents: tuple[int, ...] = N_AGENTS, couplings: tuple[float, ...] = COUPLINGS,
-             dims: tuple[int, ...] = DIMS) -> list[Row]:
+             smoothness: float = 2.0, damping: float = 2.0, momentum: float = 0.5,
+             names: tuple[str, ...] = ("thm5.1", "thm5.2", "thm5.3"), n_agents: tuple[int, ...] = N_AGENTS,
+             couplings: tuple[float, ...] = COUPLINGS, dims: tuple[int, ...] = DIMS) -> list[Row]:
     """The rows of the table (``couplings`` are multiples of ``strong_convexity``)."""
-    rows = []
+    return list(rows(lr, batch_size, sigma2, strong_convexity, smoothness, damping, momentum, names, n_agents,
+                     couplings, dims))
+
+
+def rows(lr: float, batch_size: float, sigma2: float, strong_convexity: float, smoothness: float, damping: float,
+         momentum: float, names: tuple[str, ...], n_agents: tuple[int, ...], couplings: tuple[float, ...],
+         dims: tuple[int, ...]) -> Iterator[Row]:
+    """:func:`sandwich` one row at a time (so that an interrupted run keeps what it finished)."""
     hs = np.linspace(strong_convexity, smoothness, 7)
     for name in names:
         for p in n_agents:
@@ -101,8 +110,7 @@ def sandwich(lr: float = 0.1, batch_size: float = 32.0, sigma2: float = 4.0, str
                 except SDPInfeasible:
                     disc = float("inf")
                 quad = _quadratic(name, point, hs) if np.isfinite(cert) else float("nan")
-                rows.append(Row(name, p, mult, cert, quad, {n: _paper(name, point, n) for n in dims}, disc))
-    return rows
+                yield Row(name, p, mult, cert, quad, {n: _paper(name, point, n) for n in dims}, disc)
 
 
 def _fmt(x: float, unstable: str = "-") -> str:
@@ -113,13 +121,13 @@ def _fmt(x: float, unstable: str = "-") -> str:
     return f"{x:.4g}"
 
 
-def markdown(rows: list[Row]) -> str:
+def markdown(table: list[Row]) -> str:
     """The table as markdown: values, then paper / certified and certified / quadratic."""
-    dims = sorted(rows[0].paper)
+    dims = sorted(table[0].paper)
     head = ["thm", "p", "k/λ", "certified", "quadratic", *[f"paper n={n}" for n in dims], "discrete",
             "cert/quad", *[f"paper/cert n={n}" for n in dims]]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
+    for r in table:
         ratios = [(r.paper[n] / r.certified) if np.isfinite(r.certified) else np.nan for n in dims]
         cells = [r.name, str(r.n_agents), f"{r.coupling:g}", _fmt(r.certified, "none"), _fmt(r.quadratic),
                  *[_fmt(r.paper[n]) for n in dims], _fmt(r.discrete, "no cert"),
@@ -135,12 +143,19 @@ def main(argv: list[str] | None = None) -> None:
                           ("--smoothness", 2.0), ("--damping", 2.0), ("--momentum", 0.5)):
         parser.add_argument(flag, type=float, default=default)
     args = parser.parse_args(argv)
-    rows = sandwich(args.lr, args.batch_size, args.sigma2, args.strong_convexity, args.smoothness, args.damping,
-                    args.momentum)
+    done: list[Row] = []
+    try:
+        for row in rows(args.lr, args.batch_size, args.sigma2, args.strong_convexity, args.smoothness, args.damping,
+                        args.momentum, ("thm5.1", "thm5.2", "thm5.3"), N_AGENTS, COUPLINGS, DIMS):
+            done.append(row)
+    except KeyboardInterrupt:
+        print(f"interrupted: printing the {len(done)} rows finished", file=sys.stderr)
+    if not done:
+        return
     print(f"lr={args.lr:g}, batch_size={args.batch_size:g}, sigma2={args.sigma2:g}, "
           f"strong_convexity={args.strong_convexity:g}, smoothness={args.smoothness:g}, damping={args.damping:g}, "
           f"discrete momentum={args.momentum:g}\n")
-    print(markdown(rows))
+    print(markdown(done))
 
 
 if __name__ == "__main__":
