@@ -36,12 +36,28 @@ def theorem(name: str) -> Theorem | StabilityTheorem:
     return REGISTRY[name].derive()
 
 
-def evaluate(name: str, metric: str = "paper", **params: Any) -> BoundResult:
+def evaluate(
+    name: str, metric: str = "paper", method: str = "closed_form", discrete: bool = False, **params: Any
+) -> BoundResult:
     """Evaluate a theorem by name; ``stability`` also takes ``algorithm="qsgd" | "easgd"``.
 
     ``metric="lmi"`` (Thm 5.2, Thm 5.3; needs ``smoothness``) uses LMI-certified metrics in the same
     composition instead of the paper's (:mod:`quorumsgd.bounds.lmi_metric`).
+
+    ``method="sdp"`` (``sgd``, ``thm5.1``, ``thm5.2``, ``thm5.3``, ``lemma3.1``; needs ``smoothness``) certifies
+    the stationary second moment over the whole class S(lambda, L) by an SDP (:mod:`quorumsgd.bounds.sdp`);
+    ``discrete=True`` certifies the discrete iteration with step ``lr`` instead of the SDE.
     """
+    if method not in ("closed_form", "sdp"):
+        raise InvalidParameter("method", "be 'closed_form' or 'sdp'", method, name)
+    if method == "sdp":
+        if metric != "paper":
+            raise InvalidParameter("metric", "not be given with method='sdp' (the SDP has no metric)", metric, name)
+        from quorumsgd.bounds.sdp import evaluate_sdp
+
+        return evaluate_sdp(name, discrete=discrete, **params)
+    if discrete:
+        raise InvalidParameter("discrete", "be used only with method='sdp'", discrete, name)
     if metric not in ("paper", "lmi"):
         raise InvalidParameter("metric", "be 'paper' or 'lmi'", metric, name)
     if metric == "lmi":

@@ -19,7 +19,7 @@ from quorumsgd.bounds import registry
 from quorumsgd.errors import InvalidParameter
 from quorumsgd.parameters import PARAMETERS, validate_values
 
-_FIXED = ("name", "list_", "json_", "algorithm", "metric")
+_FIXED = ("name", "list_", "json_", "algorithm", "metric", "method", "discrete")
 
 
 def _theorem_parameters(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -57,7 +57,7 @@ def _print_result(console: Console, result: bounds.BoundResult) -> None:
 
 
 def _bound_command(**kwargs: Any) -> None:
-    name, list_, json_, algorithm, metric = (kwargs.pop(k) for k in _FIXED)
+    name, list_, json_, algorithm, metric, method, discrete = (kwargs.pop(k) for k in _FIXED)
     console = Console()
     if list_:
         _list_theorems(console)
@@ -69,6 +69,13 @@ def _bound_command(**kwargs: Any) -> None:
     required, optional = _theorem_parameters(name)
     given = {k: v for k, v in kwargs.items() if v is not None}
     validate_values(given, where=name)  # domain errors first: they name the offending flag's value
+    if method not in ("closed_form", "sdp"):
+        raise InvalidParameter("--method", "be closed_form or sdp", method)
+    if discrete and method != "sdp":
+        raise InvalidParameter("--discrete", "be used only with --method sdp")
+    if method == "sdp":  # certificate over S(lambda, L): its own parameter list (needs smoothness, no q)
+        _sdp_command(console, name, given, metric, algorithm, discrete, json_)
+        return
     if metric not in ("paper", "lmi"):
         raise InvalidParameter("--metric", "be paper or lmi", metric)
     if metric == "lmi":  # thm5.2 / thm5.3 with certified metrics: its own parameter list (adds smoothness)
@@ -103,6 +110,24 @@ def _flag_help(name: str) -> str:
     return f"{param.description} ({param.constraint})" + (f"; for {', '.join(users)}" if users else "")
 
 
+def _sdp_command(console: Console, name: str, given: dict[str, Any], metric: str, algorithm: str, discrete: bool,
+                 json_: bool) -> None:
+    from quorumsgd.bounds.sdp import THEOREMS
+
+    if name not in THEOREMS:
+        raise InvalidParameter("NAME", f"be one of {', '.join(THEOREMS)} with --method sdp", name)
+    if metric != "paper" or algorithm != "qsgd":
+        raise InvalidParameter("--metric/--algorithm", "not be used with --method sdp")
+    if "smoothness" not in given:
+        raise InvalidParameter("--smoothness", "be given with --method sdp (the certificate is over S(lambda, L))")
+    result = bounds.evaluate(name, method="sdp", discrete=discrete, **given)
+    if json_:
+        print(json.dumps(result.to_json()))
+        return
+    _print_result(console, result)
+    console.print(f"method = sdp, status = {result.status}, verified = {result.verified}")
+
+
 def _signature() -> inspect.Signature:
     params = [
         inspect.Parameter(
@@ -129,6 +154,21 @@ def _signature() -> inspect.Signature:
             inspect.Parameter.KEYWORD_ONLY,
             annotation=str,
             default=typer.Option("paper", "--metric", help="thm5.2 / thm5.3: paper or lmi (certified metric)"),
+        ),
+        inspect.Parameter(
+            "method",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=str,
+            default=typer.Option("closed_form", "--method",
+                                 help="closed_form (the paper's bound) or sdp (certificate over S(lambda, L); "
+                                 "sgd, thm5.1, thm5.2, thm5.3, lemma3.1; needs --smoothness)"),
+        ),
+        inspect.Parameter(
+            "discrete",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=bool,
+            default=typer.Option(False, "--discrete", help="with --method sdp: certify the discrete iteration "
+                                 "(41), (3), (42)-(43) with step --lr"),
         ),
         inspect.Parameter(
             "algorithm",

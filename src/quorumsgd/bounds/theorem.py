@@ -60,7 +60,9 @@ class BoundResult:
     r"""A bound evaluated on parameters: value, named terms, SymPy expression, LaTeX, rates, hypotheses.
 
     ``value`` and every entry of ``terms`` / ``transient_rates`` are floats for scalar parameters and numpy
-    arrays (broadcast shape) for array parameters.
+    arrays (broadcast shape) for array parameters. ``method`` says how the value was obtained:
+    ``"closed_form"`` (a derived theorem) or ``"sdp"`` (a certificate of :mod:`quorumsgd.bounds.sdp`, with the
+    solver's ``status``; ``verified`` is True for every result that is returned).
     """
 
     name: str
@@ -75,6 +77,9 @@ class BoundResult:
     hypotheses: tuple[HypothesisCheck, ...]
     parameters: dict[str, Number]
     spec_difference: str = ""
+    method: str = "closed_form"
+    status: str = "closed_form"
+    verified: bool = True
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object of ``quorumsgd bound NAME --json`` (design.md keys)."""
@@ -90,6 +95,10 @@ class BoundResult:
             "hypotheses": [h.to_json() for h in self.hypotheses],
             "parameters": {k: _jsonable(v) for k, v in self.parameters.items()},
             "spec_difference": self.spec_difference,
+            "method": self.method,
+            "status": self.status,
+            "verified": self.verified,
+            **({"second_moment": _jsonable(self.terms["second_moment"])} if "second_moment" in self.terms else {}),
         }
 
 

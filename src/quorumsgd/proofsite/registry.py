@@ -8,7 +8,7 @@ Example:
     >>> find("thm5.1").stem, find("thm5_1").name
     ('thm5_1', 'thm5.1')
     >>> len(NOTEBOOKS)
-    16
+    17
 """
 
 from __future__ import annotations
@@ -29,12 +29,16 @@ class ProofNotebook:
         title: the result's title.
         section: where it is in the paper.
         measured: the notebook compares a measurement with the bound (otherwise it plots the bound's structure).
+        statement: the result in LaTeX.
+        label: ``Theorem 5.1``, ``Lemma 3.2``, ``SDP certificate``...
     """
 
     name: str
     title: str
     section: str
     measured: bool
+    statement: str = ""
+    label: str = ""
 
     @property
     def stem(self) -> str:
@@ -49,10 +53,19 @@ class ProofNotebook:
 UNMEASURED = frozenset({"lemma3.2", "lemma5.2", "lemma5.3"})
 """Notebooks that plot a rate's structure against LMI certificates instead of measuring a bound."""
 
-NOTEBOOKS: tuple[ProofNotebook, ...] = tuple(
-    ProofNotebook(e.name, e.title, e.section, e.name not in UNMEASURED) for e in ENTRIES
+_SDP_STATEMENT = (
+    r"\mathbb E\,\boldsymbol\xi^{\mathsf T}\mathbf W\boldsymbol\xi\le\min\Big\{\tfrac{\eta\sigma^2}{b}"
+    r"\operatorname{tr}(\mathbf E^{\mathsf T}\mathbf P\mathbf E):\ \mathbf P\succeq0,\ \mu\ge0,\ "
+    r"\mathbf M(\mathbf P,\mu)\preceq0\Big\}\quad\forall f\in\mathcal S(\lambda,L)"
 )
-"""Every proof notebook, one per result of :mod:`quorumsgd.bounds.registry`, in the paper's order."""
+
+NOTEBOOKS: tuple[ProofNotebook, ...] = (
+    *(ProofNotebook(e.name, e.title, e.section, e.name not in UNMEASURED, e.statement, e.label) for e in ENTRIES),
+    # Not a result of the paper: the toolkit's certificate over the whole class, beside (47), (51), (54).
+    ProofNotebook("sdp", "Certified worst case over S(λ, L): SDP certificates",
+                  "Sec. 5, (47), (51), (54); (41), (3), (42)-(43)", True, _SDP_STATEMENT, "SDP certificate"),
+)
+"""Every proof notebook: one per result of :mod:`quorumsgd.bounds.registry`, in the paper's order, then the SDP certificate."""
 
 
 def find(name: str) -> ProofNotebook:
