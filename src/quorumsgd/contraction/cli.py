@@ -16,19 +16,15 @@ from typing import Any
 import numpy as np
 import typer
 
+from quorumsgd.clikit import make_app
 from quorumsgd.contraction import symbolic
 from quorumsgd.contraction.compare import COMPARED_SYSTEMS, EQUATION, compare, format_table
 from quorumsgd.contraction.lmi import SOLVERS, certify, metric_rate
 from quorumsgd.errors import InvalidParameter, QuorumSGDError
 from quorumsgd.parameters import validate_values
 
-app = typer.Typer(
-    name="contraction",
-    help="LMI contraction certificates (best constant metric, verified) and comparison with the paper's rates.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+app = make_app(
+    "LMI contraction certificates (best constant metric, verified) and comparison with the paper's rates.", name="contraction", no_args_is_help=True
 )
 
 REQUIRED: dict[str, tuple[str, ...]] = {

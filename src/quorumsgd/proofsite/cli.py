@@ -13,13 +13,10 @@ from typing import Any
 
 import typer
 
-app = typer.Typer(
-    help="Proof notebooks: each theorem's derivation, certificate and measurement, executed and rendered.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+from quorumsgd.clikit import make_app
+
+app = make_app(
+    "Proof notebooks: each theorem's derivation, certificate and measurement, executed and rendered.", no_args_is_help=True
 )
 
 
