@@ -79,7 +79,7 @@ def _load(target: str) -> click.Command:
     module, attr = target.split(":")
     obj = getattr(importlib.import_module(module), attr)
     if isinstance(obj, typer.Typer):
-        return typer.main.get_command(obj)
+        return typer.main.get_group(obj)  # a group even with one sub-command (`proofs render`)
     if isinstance(obj, click.Command):
         return obj
     single = make_app(help=obj.__doc__ or "")
@@ -118,7 +118,7 @@ class LazyGroup(TyperGroup):
             return super().resolve_command(ctx, args)
         matches = get_close_matches(name, list(self.registry))
         hint = f" Did you mean {', '.join(repr(m) for m in matches)}?" if matches else ""
-        ctx.fail(f"No such command {shown(name)}.{hint}")
+        ctx.fail(f"No such command {shown(name)!r}.{hint}")
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -153,7 +153,7 @@ def run(app: typer.Typer, argv: Sequence[str] | None = None) -> None:
     except (Interrupted, KeyboardInterrupt, typer.Abort) as err:
         print(truncate(str(err)) if isinstance(err, Interrupted) else "interrupted", file=sys.stderr)
         raise SystemExit(130) from None
-    except click_errors.Exit as err:
+    except typer.Exit as err:
         raise SystemExit(err.exit_code) from None
     except BrokenPipeError:  # output piped into `head`: not an error of ours
         raise SystemExit(0) from None
@@ -170,30 +170,32 @@ def truncate(text: str, limit: int = 4 * MAX_SHOWN) -> str:
 
 
 def shown(value: object) -> str:
-    """``repr`` of a user's value for an error message, cut to :data:`MAX_SHOWN` characters."""
-    text = repr(value)
-    return text if len(text) <= MAX_SHOWN else f"{text[: MAX_SHOWN - 20]}...({len(text)} chars)"
+    """A user's value for an error message, cut to :data:`MAX_SHOWN` characters."""
+    text = str(value)
+    return text if len(text) <= MAX_SHOWN else f"{text[: MAX_SHOWN - 25]}... ({len(text)} characters)"
 
 
 _FORBIDDEN_ROOTS = ("/proc", "/sys", "/dev")
 
 
 def output_dir(path: Path | str, flag: str = "--out") -> Path:
-    """Check an output folder before any work; return it. Nothing is created.
+    """Check an output folder before any work; return it as a ``Path``. Nothing is created.
+
+    Pass the option as typed (a ``str``): Typer turns ``--out ""`` into ``Path(".")``, the current folder.
 
     It must be a non-empty path, not an existing file, not under ``/proc``, ``/sys`` or ``/dev``, with each
     name within the file system's limit, and its nearest existing parent must be a writable folder.
     """
     text = str(path)
     if not text.strip():
-        raise InvalidParameter(flag, "be a folder name (got an empty string)")
+        raise InvalidParameter(flag, "be a folder name, not an empty string")
     target = Path(text).expanduser()
     resolved = Path(os.path.abspath(target))
     if any(resolved == Path(r) or Path(r) in resolved.parents for r in _FORBIDDEN_ROOTS):
         raise InvalidParameter(flag, "be a folder outside /proc, /sys and /dev", shown(text))
     for part in resolved.parts:
         if len(os.fsencode(part)) > 255:
-            raise InvalidParameter(flag, "have names of at most 255 bytes per folder", shown(text))
+            raise InvalidParameter(flag, "be a path whose names are at most 255 bytes each", shown(text))
     if len(os.fsencode(str(resolved))) > 4000:
         raise InvalidParameter(flag, "be a path of at most 4000 bytes", shown(text))
     if resolved.exists() and not resolved.is_dir():

@@ -7,7 +7,6 @@ not take, so a typo never silently changes nothing.
 from __future__ import annotations
 
 import inspect
-import json
 from typing import Any
 
 import typer
@@ -15,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from quorumsgd import bounds
+from quorumsgd.clikit import dumps
 from quorumsgd.errors import InvalidParameter
 from quorumsgd.parameters import PARAMETERS, validate_values
 
@@ -26,6 +26,21 @@ def _theorem_parameters(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         return ("lr", "curvature", "coupling", "n_agents"), ("algorithm",)
     th = bounds.theorem(name)
     return th.parameters, tuple(th.optional)
+
+
+def _list_json() -> list[dict[str, Any]]:
+    rows = []
+    for name in bounds.NAMES:
+        required, optional = _theorem_parameters(name)
+        if name == "stability":
+            title, equation, hyps = "Discrete-time stability on a 1-D quadratic", "", []
+        else:
+            th = bounds.theorem(name)
+            title, equation = th.title, th.equation
+            hyps = [{"statement": h.statement, "equation": h.equation} for h in th.hypotheses]
+        rows.append({"name": name, "title": title, "equation": equation, "parameters": list(required),
+                     "optional": list(optional), "hypotheses": hyps})
+    return rows
 
 
 def _list_theorems(console: Console) -> None:
@@ -71,7 +86,10 @@ def _bound_command(**kwargs: Any) -> None:
     name, list_, json_, algorithm, metric = (kwargs.pop(k) for k in _FIXED)
     console = Console()
     if list_:
-        _list_theorems(console)
+        if json_:
+            print(dumps(_list_json(), where="bound --list"))
+        else:
+            _list_theorems(console)
         return
     if name is None:
         raise InvalidParameter("NAME", f"be one of {', '.join(bounds.NAMES)} (or use --list)")
@@ -83,11 +101,7 @@ def _bound_command(**kwargs: Any) -> None:
     if metric not in ("paper", "lmi"):
         raise InvalidParameter("--metric", "be paper or lmi", metric)
     if metric == "lmi":  # thm5.2 / thm5.3 with certified metrics: its own parameter list (adds smoothness)
-        result = bounds.evaluate(name, metric="lmi", **given)
-        if json_:
-            print(json.dumps(result.to_json()))
-        else:
-            _print_result(console, result)
+        _show(console, bounds.evaluate(name, metric="lmi", **given), json_)
         return
     for key in given:
         if key not in required and key not in optional:
@@ -99,10 +113,15 @@ def _bound_command(**kwargs: Any) -> None:
     if name == "stability":
         given["algorithm"] = algorithm
     elif algorithm != "qsgd":
-        raise InvalidParameter("--algorithm", "be used only with stability")
-    result = bounds.evaluate(name, **given)
+        raise InvalidParameter("--algorithm", "be given only for stability")
+    _show(console, bounds.evaluate(name, **given), json_)
+
+
+def _show(console: Console, result: bounds.BoundResult, json_: bool) -> None:
+    payload = result.to_json()
+    text = dumps(payload, where=result.name)  # strict JSON; also refuses to print a non-finite number
     if json_:
-        print(json.dumps(result.to_json()))
+        print(text)
     else:
         _print_result(console, result)
 

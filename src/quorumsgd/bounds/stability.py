@@ -28,7 +28,7 @@ import sympy
 
 from quorumsgd.bounds.catalog import jury_conditions, stability_matrices
 from quorumsgd.bounds.theorem import BoundResult, HypothesisCheck
-from quorumsgd.errors import InvalidParameter
+from quorumsgd.errors import InvalidParameter, QuorumSGDError
 from quorumsgd.parameters import latex, validate_values
 
 ALGORITHMS = ("qsgd", "easgd")
@@ -55,6 +55,9 @@ def _spectral_radius(matrix_fn_output: list[Any], shape: tuple[int, ...]) -> np.
         m = np.asarray(mat, dtype=object)
         rows = [[np.broadcast_to(np.asarray(e, dtype=float), shape) for e in row] for row in m]
         stacked = np.stack([np.stack(r, axis=-1) for r in rows], axis=-2)  # (..., d, d)
+        if not np.all(np.isfinite(stacked)):  # lr * curvature overflowed: no eigenvalues to compute
+            raise QuorumSGDError("stability: the parameters must stay within the range of 64-bit floats: the "
+                                 "iteration matrix overflows (products such as lr * curvature); rescale them")
         radius = np.maximum(radius, np.max(np.abs(np.linalg.eigvals(stacked)), axis=-1))
     return radius
 
@@ -73,7 +76,9 @@ def stability(*, lr: Any, curvature: Any, coupling: Any, n_agents: Any, algorith
     entries, checks, conditions, mean_map = _compiled(algorithm)
     arrays = np.broadcast_arrays(*(values[n] for n in PARAMETERS))
     shape = arrays[0].shape
-    radius = _spectral_radius(entries(*arrays), shape)
+    with np.errstate(over="ignore", invalid="ignore"):
+        matrices = entries(*arrays)
+    radius = _spectral_radius(matrices, shape)
     per_condition = [np.broadcast_to(np.asarray(c, dtype=bool), shape) for c in checks(*arrays)]
     jury = np.logical_and.reduce(per_condition)
 

@@ -168,6 +168,8 @@ class Theorem:
         shape = np.broadcast_shapes(*(np.shape(a) for a in arrays))
         terms = {k: self._as_number(v, shape) for k, v in terms.items()}
         value = self._as_number(sum(terms.values()), shape)
+        rates = {k: self._as_number(v, shape) for k, v in rates.items()}
+        self._check_range({**terms, **rates}, params)
         self._check_output(value, terms, params)
         return BoundResult(
             name=self.name,
@@ -178,7 +180,7 @@ class Theorem:
             expression=self.expression,
             term_expressions=dict(self.terms),
             latex=self.latex,
-            transient_rates={k: self._as_number(v, shape) for k, v in rates.items()},
+            transient_rates=rates,
             hypotheses=checks,
             parameters={n: self._as_number(values[n], np.shape(values[n])) for n in self.all_parameters},
             spec_difference=self.spec_difference,
@@ -220,6 +222,19 @@ class Theorem:
                 raise HypothesisViolation(self.name, hyp.statement, hyp.equation, where + shown)
             checks.append(HypothesisCheck(hyp.statement, hyp.equation, True))
         return tuple(checks)
+
+    def _check_range(self, outputs: dict[str, Number], params: Mapping[str, Any]) -> None:
+        """Hypotheses hold but a float overflowed (``--lambda-max -1e308``): one line, never ``inf`` or ``nan``."""
+        for key, out in outputs.items():
+            arr = np.asarray(out, dtype=float)
+            if not np.all(np.isfinite(arr)):
+                index = np.unravel_index(int(np.argmin(np.isfinite(arr))), arr.shape) if arr.ndim else ()
+                where = f" at index {tuple(int(i) for i in index)}" if arr.ndim else ""
+                shown = ", ".join(f"{k}={np.broadcast_to(np.asarray(v, dtype=float), arr.shape)[index]:.6g}"
+                                  for k, v in params.items() if v is not None)
+                raise QuorumSGDError(
+                    f"{self.name}: the parameters must stay within the range of 64-bit floats: {key} evaluates to "
+                    f"{float(arr[index])}{where} ({shown}); rescale them")
 
     def _check_output(self, value: Number, terms: dict[str, Number], params: Mapping[str, Any]) -> None:
         bad = ~np.isfinite(np.asarray(value, dtype=float))

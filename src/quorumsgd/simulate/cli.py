@@ -11,7 +11,6 @@ Example:
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import typer
 
@@ -34,7 +33,7 @@ FIGURES = {
 }
 
 
-def _run(name: str, out: Path, quick: bool, sims: int | None, steps: int | None, seed: int | None,
+def _run(name: str, out_arg: str, quick: bool, sims: int | None, steps: int | None, seed: int | None,
          backend: str) -> None:
     if sims is not None and sims < 2:
         raise InvalidParameter("--sims", "be an integer >= 2", sims, f"simulate {name}")
@@ -42,7 +41,7 @@ def _run(name: str, out: Path, quick: bool, sims: int | None, steps: int | None,
         raise InvalidParameter("--steps", "be an integer >= 1", steps, f"simulate {name}")
     if backend not in BACKENDS:
         raise InvalidParameter("--backend", f"be one of {', '.join(BACKENDS)}", backend, f"simulate {name}")
-    output_dir(out)
+    out = output_dir(out_arg)
 
     from tqdm import tqdm
 
@@ -75,7 +74,7 @@ def _run(name: str, out: Path, quick: bool, sims: int | None, steps: int | None,
 
 def _make_command(name: str) -> None:
     def command(
-        out: Path = typer.Option(..., "--out", help="Output directory for the PNG and JSON."),
+        out: str = typer.Option(..., "--out", help="Output directory for the PNG and JSON."),
         quick: bool = typer.Option(False, "--quick", help="Small settings (seconds), for smoke tests."),
         sims: int | None = typer.Option(None, "--sims", help="Simulations per coupling (default: figure's)."),
         steps: int | None = typer.Option(None, "--steps", help="Iterations (default: figure's)."),

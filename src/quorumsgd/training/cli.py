@@ -11,7 +11,6 @@ Bad input raises :class:`quorumsgd.errors.InvalidParameter`; the root ``quorumsg
 
 import json
 import sys
-from pathlib import Path
 
 import typer
 
@@ -87,7 +86,7 @@ def train(
     max_train: int | None = typer.Option(None, "--max-train", help="cap on training samples"),
     max_eval: int | None = typer.Option(None, "--max-eval", help="cap on validation / test samples"),
     train_eval_size: int | None = typer.Option(None, "--train-eval-size", help="samples for the train loss"),
-    out: Path | None = typer.Option(None, "--out", help="output directory"),
+    out_arg: str | None = typer.Option(None, "--out", help="output directory"),
     resume: bool = typer.Option(False, "--resume", help="continue the run in --out"),
     progress: bool | None = typer.Option(None, "--progress/--no-progress"),
     json_out: bool = typer.Option(False, "--json", help="print the summary as JSON"),
@@ -100,9 +99,9 @@ def train(
     algorithm = algorithm or algo
     if algorithm is None:
         raise InvalidParameter("--algorithm", f"be one of {', '.join(ALGORITHMS)} (pass --algorithm)")
-    if out is None:
+    if out_arg is None:
         raise InvalidParameter("--out", "be an output folder (pass --out DIR)")
-    output_dir(out)
+    out = output_dir(out_arg)
     config = TrainConfig(
         algo=algorithm, n_agents=n_agents, lr=lr,
         agent_lrs=None if agent_lrs is None else parse_floats(agent_lrs, "agent_lrs"),
@@ -174,14 +173,13 @@ def table1(
     max_train: int | None = typer.Option(None, "--max-train"),
     max_eval: int | None = typer.Option(None, "--max-eval"),
     train_eval_size: int | None = typer.Option(None, "--train-eval-size"),
-    out: Path | None = typer.Option(None, "--out", help="directory for every run and table1.{json,txt}"),
+    out_arg: str | None = typer.Option(None, "--out", help="directory for every run and table1.{json,txt}"),
     progress: bool | None = typer.Option(None, "--progress/--no-progress"),
 ) -> None:
     """EASGD-WM vs EASGD vs MSGD over learning rates x momenta, averaged over seeds (paper's layout)."""
     if seeds < 1:
         raise InvalidParameter("--seeds", "be an integer >= 1", seeds)
-    if out is not None:
-        output_dir(out)
+    out = None if out_arg is None else output_dir(out_arg)
     base = TrainConfig(
         algo="msgd", n_agents=n_agents, coupling=coupling, epochs=epochs, batch_size=batch_size,
         dataset=dataset, data_root=data_root, download=download, device=device, seed=seed,
