@@ -24,7 +24,7 @@ Example:
     >>> dumps({"rate": float("inf")}, where="demo")
     Traceback (most recent call last):
     ...
-    quorumsgd.errors.QuorumSGDError: demo: rate is not a finite number (inf); no JSON document was written
+    quorumsgd.errors.QuorumSGDError: demo: rate is not a finite number (inf); the parameters are outside the range a 64-bit float can evaluate (rescale them)
 """
 
 from __future__ import annotations
@@ -230,7 +230,7 @@ def dumps(obj: Any, where: str, **kwargs: Any) -> str:
     """Strict JSON (``allow_nan=False``); a non-finite number raises a one-line error naming its key."""
     found = _first_non_finite(obj)
     if found is not None:
-        raise QuorumSGDError(f"{where}: {found[0]} is not a finite number ({found[1]}); no JSON document was written")
+        check_finite({found[0]: found[1]}, where)
     return json.dumps(obj, allow_nan=False, **kwargs)
 
 
