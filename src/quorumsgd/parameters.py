@@ -20,12 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from functools import cache
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import sympy
 
 from quorumsgd.errors import InvalidParameter
+
+if TYPE_CHECKING:  # SymPy is imported on first use: validating numbers (the CLI's bound) needs none of it
+    import sympy
 
 Domain = Literal["positive", "nonnegative", "real", "positive_integer", "unit_interval", "at_least_one"]
 
@@ -116,15 +119,17 @@ _ASSUMPTIONS = {
     "unit_interval": {"nonnegative": True},
     "at_least_one": {"positive": True},
 }
-_SYMBOLS: dict[str, sympy.Symbol] = {
-    name: sympy.Symbol(name, **_ASSUMPTIONS[p.domain]) for name, p in PARAMETERS.items()
-}
+@cache
+def _symbols() -> dict[str, sympy.Symbol]:
+    import sympy
+
+    return {name: sympy.Symbol(name, **_ASSUMPTIONS[p.domain]) for name, p in PARAMETERS.items()}
 
 
 def symbol(name: str) -> sympy.Symbol:
     """The SymPy symbol of a named parameter (same object every call)."""
     try:
-        return _SYMBOLS[name]
+        return _symbols()[name]
     except KeyError:
         raise InvalidParameter(name, "be a known parameter name") from None
 
@@ -135,6 +140,8 @@ def symbols(*names: str) -> tuple[sympy.Symbol, ...]:
 
 def latex(expr: sympy.Basic) -> str:
     """LaTeX of an expression in the paper's letters."""
+    import sympy
+
     names = {p.symbol: p.latex for p in PARAMETERS.values()}
     return sympy.latex(expr, symbol_names=names)
 

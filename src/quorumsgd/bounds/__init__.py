@@ -16,41 +16,48 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 from typing import Any
 
-from quorumsgd.bounds import catalog
 from quorumsgd.bounds.stability import max_stable_coupling, stability
 from quorumsgd.bounds.theorem import BoundResult, Hypothesis, HypothesisCheck, Theorem
 from quorumsgd.errors import InvalidParameter
 
-_FACTORIES: dict[str, Callable[[], Theorem]] = {
-    "lemma2.1": catalog.lemma2_1,
-    "thm2.1": catalog.thm2_1,
-    "cor2.1": catalog.cor2_1,
-    "thm3.1": catalog.thm3_1,
-    "lemma3.1": catalog.lemma3_1,
-    "thm3.2": catalog.thm3_2,
-    "lemma3.2": catalog.lemma3_2,
-    "sgd": catalog.sgd,
-    "thm5.1": catalog.thm5_1,
-    "lemma5.2": catalog.lemma5_2,
-    "thm5.2": catalog.thm5_2,
-    "lemma5.3": catalog.lemma5_3,
-    "thm5.3": catalog.thm5_3,
-    "lemma5.4": catalog.lemma5_4,
-    "lemma5.5": catalog.lemma5_5,
+_FACTORIES: dict[str, str] = {
+    "lemma2.1": "lemma2_1",
+    "thm2.1": "thm2_1",
+    "cor2.1": "cor2_1",
+    "thm3.1": "thm3_1",
+    "lemma3.1": "lemma3_1",
+    "thm3.2": "thm3_2",
+    "lemma3.2": "lemma3_2",
+    "sgd": "sgd",
+    "thm5.1": "thm5_1",
+    "lemma5.2": "lemma5_2",
+    "thm5.2": "thm5_2",
+    "lemma5.3": "lemma5_3",
+    "thm5.3": "thm5_3",
+    "lemma5.4": "lemma5_4",
+    "lemma5.5": "lemma5_5",
 }
+"""Theorem name -> its derivation in :mod:`quorumsgd.bounds.catalog` (imported on first use: it needs SymPy)."""
 
 NAMES: tuple[str, ...] = (*_FACTORIES, "stability")
 """Every theorem name of the calculator (design.md), in the paper's order."""
+
+
+def __getattr__(name: str) -> Any:  # PEP 562: `bounds.catalog` without importing SymPy at `import bounds`
+    if name == "catalog":
+        return importlib.import_module("quorumsgd.bounds.catalog")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def theorem(name: str) -> Theorem:
     """The derived :class:`Theorem` (SymPy terms, hypotheses, derivation steps) for a name."""
     if name not in _FACTORIES:
         raise InvalidParameter("name", f"be one of {', '.join(NAMES)}", name)
-    return _FACTORIES[name]()
+    catalog = importlib.import_module("quorumsgd.bounds.catalog")
+    return getattr(catalog, _FACTORIES[name])()
 
 
 def evaluate(name: str, metric: str = "paper", **params: Any) -> BoundResult:

@@ -13,10 +13,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from quorumsgd import bounds
+from quorumsgd import theorem_cache
 from quorumsgd.clikit import dumps
 from quorumsgd.errors import InvalidParameter
 from quorumsgd.parameters import PARAMETERS, validate_values
+
+# SymPy and the derivations (quorumsgd.bounds) are imported only where the cache of compiled theorems cannot
+# answer (--list, stability, --metric lmi, theorems with a prepare hook): one evaluation stays under a second.
 
 _FIXED = ("name", "list_", "json_", "algorithm", "metric")
 
@@ -24,11 +27,18 @@ _FIXED = ("name", "list_", "json_", "algorithm", "metric")
 def _theorem_parameters(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     if name == "stability":
         return ("lr", "curvature", "coupling", "n_agents"), ("algorithm",)
-    th = bounds.theorem(name)
-    return th.parameters, tuple(th.optional)
+    numeric = theorem_cache.compiled(name)
+    if numeric is None:
+        from quorumsgd import bounds
+
+        th = bounds.theorem(name)
+        return th.parameters, tuple(th.optional)
+    return numeric.parameters, tuple(numeric.optional)
 
 
 def _list_json() -> list[dict[str, Any]]:
+    from quorumsgd import bounds
+
     rows = []
     for name in bounds.NAMES:
         required, optional = _theorem_parameters(name)
@@ -44,6 +54,8 @@ def _list_json() -> list[dict[str, Any]]:
 
 
 def _list_theorems(console: Console) -> None:
+    from quorumsgd import bounds
+
     table = Table(title="quorumsgd bound NAME: theorems, parameters and hypotheses", show_lines=True)
     for column in ("name", "result", "parameters", "hypotheses"):
         table.add_column(column)
@@ -62,24 +74,25 @@ def _list_theorems(console: Console) -> None:
     console.print(table)
 
 
-def _print_result(console: Console, result: bounds.BoundResult) -> None:
-    console.print(f"[bold]{result.name}[/bold] — {result.title} {result.equation}", soft_wrap=True)
-    console.print(f"value = [bold cyan]{result.value:.10g}[/bold cyan]")
+def _print_result(console: Console, result: dict[str, Any]) -> None:
+    """The human form of the JSON object (``BoundResult.to_json``)."""
+    console.print(f"[bold]{result['name']}[/bold] — {result['title']} {result['equation']}", soft_wrap=True)
+    console.print(f"value = [bold cyan]{result['value']:.10g}[/bold cyan]")
     table = Table(show_header=True)
     table.add_column("term")
     table.add_column("value", justify="right")
-    for key, val in result.terms.items():
+    for key, val in result["terms"].items():
         table.add_row(key, f"{val:.10g}")
     console.print(table)
-    if result.transient_rates:
-        rates = ", ".join(f"{k} = {v:.6g}" for k, v in result.transient_rates.items())
+    if result["transient_rates"]:
+        rates = ", ".join(f"{k} = {v:.6g}" for k, v in result["transient_rates"].items())
         console.print(f"after exponential transients of rates: {rates}")
-    for check in result.hypotheses:
-        mark = "[green]✓[/green]" if check.holds else "[red]✗[/red]"
-        console.print(f"{mark} hypothesis {check.statement} {check.equation}", soft_wrap=True)
-    console.print(f"LaTeX: {result.latex}", markup=False, highlight=False, soft_wrap=True)
-    if result.spec_difference:
-        console.print(f"note: {result.spec_difference}", markup=False, highlight=False, soft_wrap=True)
+    for check in result["hypotheses"]:
+        mark = "[green]✓[/green]" if check["holds"] else "[red]✗[/red]"
+        console.print(f"{mark} hypothesis {check['statement']} {check['equation']}", soft_wrap=True)
+    console.print(f"LaTeX: {result['latex']}", markup=False, highlight=False, soft_wrap=True)
+    if result["spec_difference"]:
+        console.print(f"note: {result['spec_difference']}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _bound_command(**kwargs: Any) -> None:
@@ -91,17 +104,20 @@ def _bound_command(**kwargs: Any) -> None:
         else:
             _list_theorems(console)
         return
+    names = theorem_cache.names()
     if name is None:
-        raise InvalidParameter("NAME", f"be one of {', '.join(bounds.NAMES)} (or use --list)")
-    if name not in bounds.NAMES:
-        raise InvalidParameter("NAME", f"be one of {', '.join(bounds.NAMES)}", name)
+        raise InvalidParameter("NAME", f"be one of {', '.join(names)} (or use --list)")
+    if name not in names:
+        raise InvalidParameter("NAME", f"be one of {', '.join(names)}", name)
     required, optional = _theorem_parameters(name)
     given = {k: v for k, v in kwargs.items() if v is not None}
     validate_values(given, where=name)  # domain errors first: they name the offending flag's value
     if metric not in ("paper", "lmi"):
         raise InvalidParameter("--metric", "be paper or lmi", metric)
     if metric == "lmi":  # thm5.2 / thm5.3 with certified metrics: its own parameter list (adds smoothness)
-        _show(console, bounds.evaluate(name, metric="lmi", **given), json_)
+        from quorumsgd import bounds
+
+        _show(console, bounds.evaluate(name, metric="lmi", **given).to_json(), json_)
         return
     for key in given:
         if key not in required and key not in optional:
@@ -114,16 +130,21 @@ def _bound_command(**kwargs: Any) -> None:
         given["algorithm"] = algorithm
     elif algorithm != "qsgd":
         raise InvalidParameter("--algorithm", "be given only for stability")
-    _show(console, bounds.evaluate(name, **given), json_)
+    numeric = None if name == "stability" else theorem_cache.compiled(name)
+    if numeric is not None:  # the usual case: no SymPy, no derivation
+        _show(console, numeric.to_json(numeric.evaluate(**given)), json_)
+    else:
+        from quorumsgd import bounds
+
+        _show(console, bounds.evaluate(name, **given).to_json(), json_)
 
 
-def _show(console: Console, result: bounds.BoundResult, json_: bool) -> None:
-    payload = result.to_json()
-    text = dumps(payload, where=result.name)  # strict JSON; also refuses to print a non-finite number
+def _show(console: Console, payload: dict[str, Any], json_: bool) -> None:
+    text = dumps(payload, where=payload["name"])  # strict JSON; also refuses to print a non-finite number
     if json_:
         print(text)
     else:
-        _print_result(console, result)
+        _print_result(console, payload)
 
 
 def _signature() -> inspect.Signature:

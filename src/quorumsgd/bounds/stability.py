@@ -21,15 +21,16 @@ Example:
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import sympy
 
-from quorumsgd.bounds.catalog import jury_conditions, stability_matrices
 from quorumsgd.bounds.theorem import BoundResult, HypothesisCheck
 from quorumsgd.errors import InvalidParameter, QuorumSGDError
 from quorumsgd.parameters import latex, validate_values
+
+if TYPE_CHECKING:
+    import sympy
 
 ALGORITHMS = ("qsgd", "easgd")
 PARAMETERS = ("lr", "curvature", "coupling", "n_agents")
@@ -37,6 +38,10 @@ PARAMETERS = ("lr", "curvature", "coupling", "n_agents")
 
 @cache
 def _compiled(algorithm: str) -> tuple[Any, Any, list[sympy.Basic], sympy.Matrix]:
+    import sympy
+
+    from quorumsgd.bounds.catalog import jury_conditions, stability_matrices  # SymPy: imported on first use
+
     mats = stability_matrices(algorithm)
     conditions = [c for m in mats.values() for c in jury_conditions(m)]
     args = [sympy.Symbol(n) for n in PARAMETERS]
@@ -73,6 +78,8 @@ def stability(*, lr: Any, curvature: Any, coupling: Any, n_agents: Any, algorith
     values = validate_values(
         {"lr": lr, "curvature": curvature, "coupling": coupling, "n_agents": n_agents}, where="stability"
     )
+    import sympy
+
     entries, checks, conditions, mean_map = _compiled(algorithm)
     arrays = np.broadcast_arrays(*(values[n] for n in PARAMETERS))
     shape = arrays[0].shape
