@@ -137,8 +137,6 @@ def _paper(system: str, params: Mapping[str, float], family: Sequence[np.ndarray
     try:
         with np.errstate(invalid="ignore"):  # outside the paper's hypotheses its formula may take sqrt(<0)
             bound = float(symbolic.paper_rate(system, params))
-        if not symbolic.paper_condition(system, params):  # the formula is no bound where its condition fails
-            bound = math.nan
     except (QuorumSGDError, ValueError, ZeroDivisionError):
         bound = math.nan
     try:
