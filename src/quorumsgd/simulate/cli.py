@@ -65,6 +65,8 @@ def _run(name: str, out_arg: str, quick: bool, sims: int | None, steps: int | No
         raise Interrupted(f"interrupted: {len(stop.partial['runs'])} of "
                           f"{len(stop.partial['config']['couplings'])} couplings finished; partial results "
                           f"(marked interrupted) in {partial}") from None
+    except KeyboardInterrupt:  # before the sweep began: there is nothing to keep
+        raise Interrupted(f"interrupted before the first coupling finished; nothing written to {out}") from None
     png = plot_figure(result, out / f"{name}.png")
     (out / f"{name}.json").write_text(json.dumps(finite_or_null(result), indent=1, allow_nan=False))
     summary = ", ".join(f"k={r['coupling']:g}: {r['center_loss']['mean']:.3f}" for r in result["runs"])
