@@ -19,6 +19,18 @@ settings.register_profile(
 settings.load_profile(os.environ.get("QUORUMSGD_HYPOTHESIS_PROFILE", "default"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_theorem_cache(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The disk cache of compiled theorems (quorumsgd.theorem_cache) goes to a temporary folder, not ~/.cache."""
+    previous = os.environ.get("QUORUMSGD_CACHE_DIR")
+    os.environ["QUORUMSGD_CACHE_DIR"] = str(tmp_path_factory.mktemp("theorem-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("QUORUMSGD_CACHE_DIR", None)
+    else:
+        os.environ["QUORUMSGD_CACHE_DIR"] = previous
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _one_torch_thread_for_training(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     """Training tests use tiny tensors: OpenMP wake-ups cost more than the work, and xdist runs a worker

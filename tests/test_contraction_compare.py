@@ -9,10 +9,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
 from quorumsgd.contraction import symbolic
-from quorumsgd.contraction.cli import app
 from quorumsgd.contraction.compare import (
     ComparisonRow,
     certify_system,
@@ -137,59 +135,25 @@ def test_table_lists_every_row() -> None:
 
 # --- CLI --------------------------------------------------------------------------------------------------
 
-runner = CliRunner()
-
-
-def test_cli_certify_json_has_the_documented_keys() -> None:
-    res = runner.invoke(
-        app,
-        [
-            "certify",
-            "lemma5.3",
-            "--strong-convexity",
-            "0.5",
-            "--smoothness",
-            "4",
-            "--damping",
-            "2",
-            "--dim",
-            "2",
-            "--json",
-        ],
-    )
-    assert res.exit_code == 0, res.output
-    out = json.loads(res.output)
+def test_cli_certify_json_has_the_documented_keys(run_cli) -> None:
+    code, out, err = run_cli("contraction", "certify", "lemma5.3", "--strong-convexity", "0.5", "--smoothness", "4", "--damping", "2", "--dim", "2", "--json")
+    assert code == 0, err
+    out = json.loads(out)
     for key in ("rate", "metric", "chi", "beta_min", "solver", "status", "verified"):
         assert key in out
     assert out["verified"] and np.array(out["metric"]).shape == (4, 4)
     assert out["rate"] == pytest.approx(float(symbolic.paper_rate("lemma5.3", out["params"])), abs=1e-6)
 
 
-def test_cli_certify_human_output() -> None:
-    res = runner.invoke(
-        app,
-        [
-            "certify",
-            "lemma3.2",
-            "--strong-convexity",
-            "0.5",
-            "--smoothness",
-            "4",
-            "--coupling",
-            "1",
-            "--damping",
-            "1",
-            "--velocity-coupling",
-            "0.5",
-        ],
-    )
-    assert res.exit_code == 0, res.output
-    assert "verified  yes" in res.output and "paper" in res.output and "metric M =" in res.output
+def test_cli_certify_human_output(run_cli) -> None:
+    code, out, err = run_cli("contraction", "certify", "lemma3.2", "--strong-convexity", "0.5", "--smoothness", "4", "--coupling", "1", "--damping", "1", "--velocity-coupling", "0.5")
+    assert code == 0, err
+    assert "verified  yes" in out and "paper" in out and "metric M =" in out
 
 
-def test_cli_certify_not_contracting_exits_zero_and_says_so() -> None:
-    res = runner.invoke(app, ["certify", "thm3.1", "--coupling", "1", "--lambda-max", "2"])
-    assert res.exit_code == 0 and "NOT contracting" in res.output
+def test_cli_certify_not_contracting_exits_zero_and_says_so(run_cli) -> None:
+    code, out, _ = run_cli("contraction", "certify", "thm3.1", "--coupling", "1", "--lambda-max", "2")
+    assert code == 0 and "NOT contracting" in out
 
 
 @pytest.mark.parametrize(
@@ -219,40 +183,20 @@ def test_cli_certify_not_contracting_exits_zero_and_says_so() -> None:
         (["certify", "thm3.1", "--coupling", "1", "--lambda-max", "0", "--solver", "gurobi"], "solver"),
     ],
 )
-def test_cli_bad_input_raises_user_errors(args: list[str], match: str) -> None:
-    res = runner.invoke(app, args)
-    assert isinstance(res.exception, InvalidParameter)
-    assert match in str(res.exception)
+def test_cli_bad_input_raises_user_errors(run_cli, args: list[str], match: str) -> None:
+    code, _, err = run_cli("contraction", *args)
+    assert code == 2 and err.startswith("error:") and err.count("\n") == 1
+    assert match in err
 
 
-def test_cli_compare_prints_the_table() -> None:
-    res = runner.invoke(
-        app,
-        [
-            "compare",
-            "--system",
-            "lemma5.2",
-            "--strong-convexity",
-            "0.5",
-            "--smoothness",
-            "2",
-            "--coupling",
-            "1",
-            "--n-agents",
-            "2",
-            "--n-agents",
-            "8",
-        ],
-    )
-    assert res.exit_code == 0, res.output
-    assert res.output.count("lemma5.2") == 2 and "2 of 2" in res.output
+def test_cli_compare_prints_the_table(run_cli) -> None:
+    code, out, err = run_cli("contraction", "compare", "--system", "lemma5.2", "--strong-convexity", "0.5", "--smoothness", "2", "--coupling", "1", "--n-agents", "2", "--n-agents", "8")
+    assert code == 0, err
+    assert out.count("lemma5.2") == 2 and "2 of 2" in out
 
 
-def test_main_cli_registers_contraction_and_reports_errors_on_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    from quorumsgd.cli import main
-
-    with pytest.raises(SystemExit) as exit_info:
-        main(["contraction", "certify", "lemma5.3", "--strong-convexity", "0.5", "--smoothness", "4"])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip()
+def test_main_cli_registers_contraction_and_reports_errors_on_one_line(run_cli) -> None:
+    code, _, err = run_cli("contraction", "certify", "lemma5.3", "--strong-convexity", "0.5", "--smoothness", "4")
+    assert code == 2
+    err = err.strip()
     assert err.startswith("error:") and "damping" in err and "\n" not in err

@@ -6,9 +6,8 @@ import json
 from dataclasses import replace
 
 import pytest
-from typer.testing import CliRunner
 
-from quorumsgd.simulate.cli import FIGURES, app
+from quorumsgd.simulate.cli import FIGURES
 from quorumsgd.simulate.experiments import HighDimConfig, OneDimConfig, run_high_dim, run_one_dim
 
 
@@ -42,9 +41,9 @@ def test_high_dim_coupling_beats_independent_agents():
 
 
 @pytest.mark.parametrize("name", sorted(FIGURES))
-def test_figure_commands_write_png_and_json(tmp_path, name):
-    res = CliRunner().invoke(app, [name, "--quick", "--out", str(tmp_path), "--seed", "1"])
-    assert res.exit_code == 0, res.output
+def test_figure_commands_write_png_and_json(run_cli, tmp_path, name):
+    code, _, err = run_cli("simulate", name, "--quick", "--out", str(tmp_path), "--seed", "1")
+    assert code == 0, err
     png, js = tmp_path / f"{name}.png", tmp_path / f"{name}.json"
     assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
     data = json.loads(js.read_text())
@@ -52,7 +51,7 @@ def test_figure_commands_write_png_and_json(tmp_path, name):
     assert all({"coupling", "center_loss", "trace_center_loss"} <= set(r) for r in data["runs"])
 
 
-def test_figure_command_rejects_bad_values(tmp_path):
-    res = CliRunner().invoke(app, ["fig1", "--quick", "--out", str(tmp_path), "--sims", "1"])
-    assert res.exit_code != 0
-    assert "sims" in str(res.exception)
+def test_figure_command_rejects_bad_values(run_cli, tmp_path):
+    code, _, err = run_cli("simulate", "fig1", "--quick", "--out", str(tmp_path), "--sims", "1")
+    assert code == 2
+    assert "sims" in err

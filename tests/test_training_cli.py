@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from quorumsgd.cli import main
 from quorumsgd.training.table1 import easgd_wm_wins, format_table1
 
 TINY = ["--widths", "4,8,8", "--batch-size", "32", "--max-train", "128", "--max-eval", "64", "--image-size", "8",
@@ -23,20 +22,21 @@ PAPER_ERRORS = [
 
 
 
-def test_train_writes_results_plots_and_checkpoint(tmp_path, capsys):
+def test_train_writes_results_plots_and_checkpoint(tmp_path, run_cli):
     out = tmp_path / "run"
-    main(["train", "--algo", "easgd", "--n-agents", "2", "--coupling", "0.5", "--epochs", "2", *TINY,
-          "--out", str(out), "--json"])
-    summary = json.loads(capsys.readouterr().out)
+    code, stdout, err = run_cli("train", "--algorithm", "easgd", "--n-agents", "2", "--coupling", "0.5", "--epochs",
+                                "2", *TINY, "--out", str(out), "--json")
+    assert code == 0, err
+    summary = json.loads(stdout)
     assert summary["status"] == "completed" and summary["epochs_run"] == 2
     results = json.loads((out / "results.json").read_text())
     assert results["config"]["coupling"] == 0.5 and len(results["history"]) == 3
     assert (out / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "checkpoint.pt").exists()
     # --resume with more epochs continues the same run.
-    main(["train", "--algo", "easgd", "--n-agents", "2", "--coupling", "0.5", "--epochs", "3", *TINY,
-          "--out", str(out), "--resume"])
-    assert "completed" in capsys.readouterr().out
+    code, stdout, err = run_cli("train", "--algorithm", "easgd", "--n-agents", "2", "--coupling", "0.5", "--epochs",
+                                "3", *TINY, "--out", str(out), "--resume")
+    assert code == 0 and "completed" in stdout, err
     assert len(json.loads((out / "results.json").read_text())["history"]) == 4
 
 
@@ -45,28 +45,27 @@ def test_train_writes_results_plots_and_checkpoint(tmp_path, capsys):
     [
         ["train", "--algo", "sgd"],
         ["train", "--n-agents", "2"],  # no --algo
-        ["train", "--algo", "qsgd", "--widths", "4,8"],
-        ["train", "--algo", "qsgd", "--lr", "-1"],
-        ["train", "--algo", "qsgd", "--lr", "fast"],
-        ["train", "--algo", "qsgd", "--dataset", "cifar10"],  # no --data-root
+        ["train", "--algorithm", "qsgd", "--widths", "4,8"],
+        ["train", "--algorithm", "qsgd", "--lr", "-1"],
+        ["train", "--algorithm", "qsgd", "--lr", "fast"],
+        ["train", "--algorithm", "qsgd", "--dataset", "cifar10"],  # no --data-root
         ["train", "table1", "--lrs", "0.1,x"],
         ["train", "table1", "--momenta", "1.5"],
     ],
 )
-def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, args):
-    with pytest.raises(SystemExit) as exc:
-        main([*args, "--out", str(tmp_path / "x")])
-    assert exc.value.code == 2
-    err = capsys.readouterr().err.strip()
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path, run_cli, args):
+    code, _, err = run_cli(*args, "--out", str(tmp_path / "x"))
+    assert code == 2
+    err = err.strip()
     assert err.startswith("error: ") and "\n" not in err
     assert not (tmp_path / "x" / "results.json").exists()
 
 
-def test_table1_prints_the_papers_layout(tmp_path, capsys):
+def test_table1_prints_the_papers_layout(tmp_path, run_cli):
     args = ["train", "table1", "--lrs", "0.05,0.1", "--momenta", "0.9", "--seeds", "1", "--epochs", "1",
             *TINY, "--out", str(tmp_path)]
-    main(args)
-    text = capsys.readouterr().out
+    code, text, err = run_cli(*args)
+    assert code == 0, err
     lines = text.splitlines()
     assert "Minimum test loss" in lines[1] and "Minimum test error" in lines[1]
     assert "lr=0.05" in lines[2] and "lr=0.1" in lines[2]
@@ -78,8 +77,7 @@ def test_table1_prints_the_papers_layout(tmp_path, capsys):
     assert all(0.0 <= e <= 1.0 for r in table["rows"] for e in r["min_test_error"])
     # 2 rates x (EASGD-WM + 2 methods x 1 momentum) x 1 seed = 6 runs, each in its own directory.
     assert len(list(tmp_path.glob("*/lr*/results.json"))) == 6
-    main(args)  # a second call reuses the finished runs and prints the same table
-    assert capsys.readouterr().out == text
+    assert run_cli(*args)[1] == text  # a second call reuses the finished runs and prints the same table
 
 
 def test_the_papers_table1_has_exactly_one_exception():

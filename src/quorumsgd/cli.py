@@ -1,30 +1,40 @@
 """The ``quorumsgd`` command.
 
-Each layer owns a Typer sub-application in its own ``cli`` module; this file only assembles them and turns
-every user error (bad flag, bad value, violated hypothesis) into a one-line message and exit code 2.
+Each layer owns its sub-command in its own ``cli`` module; this file only lists them. A sub-command is
+imported when it runs (never for ``--help`` or for another sub-command), so that ``quorumsgd --help`` and
+``quorumsgd bound ...`` answer at once. Adding a command is one line in :data:`COMMANDS`::
+
+    "hunt": ("quorumsgd.hunt.cli:app", "Adversarial search for the worst case of a bound."),
+
+where the target is a Typer app, a click command or a Typer command function. The error handling (one line,
+exit code 2; interrupts: one line, exit code 130) is :func:`quorumsgd.clikit.run`.
 """
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Sequence
 
-import typer
+from quorumsgd.clikit import lazy_group, make_app, run
 
-try:  # typer >= 0.20 vendors click; older releases depend on it
-    from typer._click import exceptions as click_errors
-except ImportError:  # pragma: no cover - depends on the installed typer
-    from click import exceptions as click_errors
+COMMANDS: dict[str, tuple[str, str]] = {
+    "bound": ("quorumsgd.bounds.cli:bound_command",
+              "Evaluate a bound of the paper: value, terms, transient rates, hypotheses, LaTeX."),
+    "train": ("quorumsgd.training.cli:app", "Train N agents of the paper's CNN (Sec. 6); 'table1': Table 1 grid."),
+    "contraction": ("quorumsgd.contraction.cli:app",
+                    "LMI contraction certificates and comparison with the paper's rates."),
+    "simulate": ("quorumsgd.simulate.cli:app", "Monte Carlo model-problem experiments of the paper (Figs 1-6)."),
+    "verify": ("quorumsgd.verify.cli:verify_command",
+               "Measure every bound of the paper against its derivation; exit 1 if one is violated."),
+    "proofs": ("quorumsgd.proofsite.cli:app", "Proof notebooks: execute them and render the browsable site."),
+}
+"""name -> ("module:attribute", one-line help shown by ``quorumsgd --help`` without importing the module)."""
 
-from quorumsgd.errors import QuorumSGDError
-
-app = typer.Typer(
-    name="quorumsgd",
-    help="Bounds, contraction certificates, simulations and training runs for distributed SGD "
+app = make_app(
+    "Bounds, contraction certificates, simulations and training runs for distributed SGD "
     "(Boffi & Slotine, Neural Computation 2020).",
+    name="quorumsgd",
+    cls=lazy_group(COMMANDS),
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
 )
 
 
@@ -33,56 +43,9 @@ def _root() -> None:
     """Bounds, contraction certificates, simulations and training runs for distributed SGD."""
 
 
-def _register() -> None:
-    # Imported here so that `quorumsgd --help` stays fast and each layer keeps its own CLI module.
-    from quorumsgd.bounds.cli import bound_command
-
-    app.command(name="bound", context_settings={"help_option_names": ["-h", "--help"]})(bound_command)
-    from quorumsgd.training.cli import app as train_app
-
-    app.add_typer(train_app, name="train")
-    from quorumsgd.contraction.cli import app as contraction_app
-
-    app.add_typer(contraction_app, name="contraction")
-    from quorumsgd.simulate.cli import app as simulate_app
-
-    app.add_typer(simulate_app, name="simulate")
-    from quorumsgd.verify.cli import verify_command
-
-    app.command(name="verify")(verify_command)
-    from quorumsgd.proofsite.cli import app as proofs_app
-
-    app.add_typer(proofs_app, name="proofs")
-
-
-_register()
-
-
-def fail(message: str) -> None:
-    """Print a one-line error to stderr and exit with code 2."""
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the console script: no tracebacks for user errors."""
-    try:
-        result = app(args=argv, standalone_mode=False)
-    except click_errors.NoArgsIsHelpError:
-        app(args=["--help"], standalone_mode=False)
-        raise SystemExit(0) from None
-    except click_errors.UsageError as err:  # bad flag, missing option, unparsable value
-        fail(" ".join(err.format_message().split()))
-    except QuorumSGDError as err:
-        fail(str(err))
-    except (typer.Abort, KeyboardInterrupt):
-        fail("interrupted")
-    except typer.Exit as err:
-        raise SystemExit(err.exit_code) from None
-    except BrokenPipeError:  # output piped into `head`: not an error of ours
-        raise SystemExit(0) from None
-    if isinstance(result, int) and result:
-        raise SystemExit(result)
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the console script: no tracebacks for user errors, one line for an interrupt."""
+    run(app, argv)
 
 
 if __name__ == "__main__":

@@ -19,9 +19,14 @@ class InvalidParameter(QuorumSGDError):
     def __init__(self, name: str, constraint: str, value: object = None, where: str | None = None):
         self.name, self.constraint, self.value, self.where = name, constraint, value, where
         prefix = f"{where}: " if where else ""
-        shown = "" if value is None else f" (got {value!r})"
+        shown = "" if value is None else f" (got {_short(repr(value))})"
         verb = "must" if constraint.split(" ", 1)[0] in {"be", "not"} else "must satisfy"
         super().__init__(f"{prefix}parameter {name} {verb} {constraint}{shown}")
+
+
+def _short(text: str, limit: int = 80) -> str:
+    """An echoed input, cut so that the message stays one readable line (a 100 kB argument is not echoed)."""
+    return text if len(text) <= limit else f"{text[: limit - 25]}... ({len(text)} characters)"
 
 
 class HypothesisViolation(QuorumSGDError):

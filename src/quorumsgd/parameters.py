@@ -20,12 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from functools import cache
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import sympy
 
 from quorumsgd.errors import InvalidParameter
+
+if TYPE_CHECKING:  # SymPy is imported on first use: validating numbers (the CLI's bound) needs none of it
+    import sympy
 
 Domain = Literal["positive", "nonnegative", "real", "positive_integer", "unit_interval", "at_least_one"]
 
@@ -116,15 +119,17 @@ _ASSUMPTIONS = {
     "unit_interval": {"nonnegative": True},
     "at_least_one": {"positive": True},
 }
-_SYMBOLS: dict[str, sympy.Symbol] = {
-    name: sympy.Symbol(name, **_ASSUMPTIONS[p.domain]) for name, p in PARAMETERS.items()
-}
+@cache
+def _symbols() -> dict[str, sympy.Symbol]:
+    import sympy
+
+    return {name: sympy.Symbol(name, **_ASSUMPTIONS[p.domain]) for name, p in PARAMETERS.items()}
 
 
 def symbol(name: str) -> sympy.Symbol:
     """The SymPy symbol of a named parameter (same object every call)."""
     try:
-        return _SYMBOLS[name]
+        return _symbols()[name]
     except KeyError:
         raise InvalidParameter(name, "be a known parameter name") from None
 
@@ -135,27 +140,76 @@ def symbols(*names: str) -> tuple[sympy.Symbol, ...]:
 
 def latex(expr: sympy.Basic) -> str:
     """LaTeX of an expression in the paper's letters."""
+    import sympy
+
     names = {p.symbol: p.latex for p in PARAMETERS.values()}
     return sympy.latex(expr, symbol_names=names)
+
+
+def numeric_array(value: object, name: str, where: str | None = None, finite: bool = True) -> np.ndarray:
+    """``value`` as a float array: numbers only (no strings or booleans), within the range of 64-bit floats,
+    and (``finite``) without ``nan`` or ``inf``. Anything else raises :class:`InvalidParameter` naming ``name``.
+
+    >>> numeric_array([1, 2.5], "lr").tolist()
+    [1.0, 2.5]
+    >>> numeric_array(10**400, "lr")
+    Traceback (most recent call last):
+    ...
+    quorumsgd.errors.InvalidParameter: parameter lr must be within the range of 64-bit floats (|x| <= 1.8e308) (got 1000...
+    """
+    wrong_type = "be a number or an array of numbers (not a string or a boolean)"
+    if isinstance(value, str | bytes | bool | np.bool_):
+        raise InvalidParameter(name, wrong_type, value, where)
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError):  # ragged nested lists
+        raise InvalidParameter(name, "be a number or a rectangular array of numbers", value, where) from None
+    if raw.dtype.kind in "bUSV" or (
+        raw.dtype.kind == "O" and any(isinstance(v, str | bytes | bool | np.bool_) for v in raw.ravel())
+    ):
+        raise InvalidParameter(name, wrong_type, value, where)
+    try:
+        with np.errstate(over="raise"):
+            arr = raw.astype(float)
+    except (OverflowError, FloatingPointError):  # a Python int beyond 1.8e308
+        raise InvalidParameter(name, "be within the range of 64-bit floats (|x| <= 1.8e308)", value, where) from None
+    except (TypeError, ValueError):
+        raise InvalidParameter(name, wrong_type, value, where) from None
+    if finite and not np.all(np.isfinite(arr)):
+        bad = float(arr[~np.isfinite(arr)].ravel()[0]) if arr.ndim else float(arr)
+        raise InvalidParameter(name, "be finite (no nan or inf)", bad, where)
+    return arr
+
+
+def positive_number(value: object, name: str, where: str | None = None) -> float:
+    """A finite scalar > 0 (a time step, a tolerance), else :class:`InvalidParameter`."""
+    arr = numeric_array(value, name, where)
+    if arr.ndim != 0 or not float(arr) > 0:
+        raise InvalidParameter(name, "be a finite number > 0", value, where)
+    return float(arr)
 
 
 def validate_values(values: Mapping[str, object], where: str | None = None) -> dict[str, np.ndarray]:
     """Check every named value against its domain; return them as float arrays.
 
-    Raises :class:`InvalidParameter` naming the parameter, its constraint and (for arrays) the first bad entry.
+    Raises :class:`InvalidParameter` naming the parameter, its constraint and (for arrays) the first bad entry,
+    or naming the parameters whose arrays do not broadcast together.
     """
     out: dict[str, np.ndarray] = {}
     for name, raw in values.items():
         if name not in PARAMETERS:
             raise InvalidParameter(name, "be a known parameter name", where=where)
-        try:
-            arr = np.asarray(raw, dtype=float)
-        except (TypeError, ValueError):
-            raise InvalidParameter(name, "be a number or an array of numbers", raw, where) from None
+        arr = numeric_array(raw, name, where, finite=False)  # the domain check below names non-finite values
         ok = PARAMETERS[name].ok(arr)
         if not np.all(ok):
             bad = arr[~ok].ravel()[0] if arr.ndim else float(arr)
             shown = float(bad) if arr.ndim == 0 else f"{float(bad)} at index {int(np.argmin(ok.ravel()))}"
             raise InvalidParameter(name, PARAMETERS[name].constraint, shown, where)
         out[name] = arr
+    try:
+        np.broadcast_shapes(*(a.shape for a in out.values()))
+    except ValueError:
+        arrays = {n: a.shape for n, a in out.items() if a.ndim}
+        raise InvalidParameter(", ".join(arrays), "be arrays whose shapes broadcast together",
+                               "; ".join(f"{n} {shape}" for n, shape in arrays.items()), where) from None
     return out

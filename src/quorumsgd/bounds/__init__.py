@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from numpy.typing import ArrayLike
@@ -24,6 +25,12 @@ from quorumsgd.bounds.registry import NAMES, REGISTRY, documented
 from quorumsgd.bounds.stability import StabilityTheorem, max_stable_coupling, stability
 from quorumsgd.bounds.theorem import BoundResult, Hypothesis, HypothesisCheck, Theorem
 from quorumsgd.errors import InvalidParameter
+
+
+def __getattr__(name: str) -> Any:  # PEP 562: `bounds.catalog` without importing SymPy at `import bounds`
+    if name == "catalog":
+        return importlib.import_module("quorumsgd.bounds.catalog")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def theorem(name: str) -> Theorem | StabilityTheorem:

@@ -7,17 +7,21 @@ not take, so a typo never silently changes nothing.
 from __future__ import annotations
 
 import inspect
-import json
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from quorumsgd import bounds
+from quorumsgd import theorem_cache
 from quorumsgd.bounds import registry
+from quorumsgd.clikit import dumps
 from quorumsgd.errors import InvalidParameter
 from quorumsgd.parameters import PARAMETERS, validate_values
+
+# SymPy and the derivations (quorumsgd.bounds) are imported only where the cache of compiled theorems cannot
+# answer (stability, --metric lmi, --method sdp, theorems with a prepare hook): one evaluation stays under a
+# second. Names, parameters and hypotheses' statements come from the registry, which needs no SymPy.
 
 _FIXED = ("name", "list_", "json_", "algorithm", "metric", "method", "discrete")
 
@@ -25,6 +29,14 @@ _FIXED = ("name", "list_", "json_", "algorithm", "metric", "method", "discrete")
 def _theorem_parameters(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     entry = registry.REGISTRY[name]
     return entry.parameters, tuple(entry.optional)
+
+
+def _list_json() -> list[dict[str, Any]]:
+    return [
+        {"name": e.name, "title": e.title, "equation": e.equation, "parameters": list(e.parameters),
+         "optional": list(e.optional), "hypotheses": [{"statement": st, "equation": eq} for st, eq in e.hypotheses]}
+        for e in registry.ENTRIES
+    ]
 
 
 def _list_theorems(console: Console) -> None:
@@ -36,36 +48,50 @@ def _list_theorems(console: Console) -> None:
     console.print(table)
 
 
-def _print_result(console: Console, result: bounds.BoundResult) -> None:
-    console.print(f"[bold]{result.name}[/bold] — {result.title} {result.equation}", soft_wrap=True)
-    console.print(f"value = [bold cyan]{result.value:.10g}[/bold cyan]")
+def _print_result(console: Console, result: dict[str, Any]) -> None:
+    """The human form of the JSON object (``BoundResult.to_json``)."""
+    console.print(f"[bold]{result['name']}[/bold] — {result['title']} {result['equation']}", soft_wrap=True)
+    console.print(f"value = [bold cyan]{result['value']:.10g}[/bold cyan]")
     table = Table(show_header=True)
     table.add_column("term")
     table.add_column("value", justify="right")
-    for key, val in result.terms.items():
+    for key, val in result["terms"].items():
         table.add_row(key, f"{val:.10g}")
     console.print(table)
-    if result.transient_rates:
-        rates = ", ".join(f"{k} = {v:.6g}" for k, v in result.transient_rates.items())
+    if result["transient_rates"]:
+        rates = ", ".join(f"{k} = {v:.6g}" for k, v in result["transient_rates"].items())
         console.print(f"after exponential transients of rates: {rates}")
-    for check in result.hypotheses:
-        mark = "[green]✓[/green]" if check.holds else "[red]✗[/red]"
-        console.print(f"{mark} hypothesis {check.statement} {check.equation}", soft_wrap=True)
-    console.print(f"LaTeX: {result.latex}", markup=False, highlight=False, soft_wrap=True)
-    if result.spec_difference:
-        console.print(f"note: {result.spec_difference}", markup=False, highlight=False, soft_wrap=True)
+    for check in result["hypotheses"]:
+        mark = "[green]✓[/green]" if check["holds"] else "[red]✗[/red]"
+        console.print(f"{mark} hypothesis {check['statement']} {check['equation']}", soft_wrap=True)
+    console.print(f"LaTeX: {result['latex']}", markup=False, highlight=False, soft_wrap=True)
+    if result["spec_difference"]:
+        console.print(f"note: {result['spec_difference']}", markup=False, highlight=False, soft_wrap=True)
+    if result.get("method") == "sdp":
+        console.print(f"method = sdp, status = {result['status']}, verified = {result['verified']}")
+
+
+def _show(console: Console, payload: dict[str, Any], json_: bool) -> None:
+    text = dumps(payload, where=payload["name"])  # strict JSON; also refuses to print a non-finite number
+    if json_:
+        print(text)
+    else:
+        _print_result(console, payload)
 
 
 def _bound_command(**kwargs: Any) -> None:
     name, list_, json_, algorithm, metric, method, discrete = (kwargs.pop(k) for k in _FIXED)
     console = Console()
     if list_:
-        _list_theorems(console)
+        if json_:
+            print(dumps(_list_json(), where="bound --list"))
+        else:
+            _list_theorems(console)
         return
     if name is None:
-        raise InvalidParameter("NAME", f"be one of {', '.join(bounds.NAMES)} (or use --list)")
-    if name not in bounds.NAMES:
-        raise InvalidParameter("NAME", f"be one of {', '.join(bounds.NAMES)}", name)
+        raise InvalidParameter("NAME", f"be one of {', '.join(registry.NAMES)} (or use --list)")
+    if name not in registry.NAMES:
+        raise InvalidParameter("NAME", f"be one of {', '.join(registry.NAMES)}", name)
     required, optional = _theorem_parameters(name)
     given = {k: v for k, v in kwargs.items() if v is not None}
     validate_values(given, where=name)  # domain errors first: they name the offending flag's value
@@ -79,11 +105,9 @@ def _bound_command(**kwargs: Any) -> None:
     if metric not in ("paper", "lmi"):
         raise InvalidParameter("--metric", "be paper or lmi", metric)
     if metric == "lmi":  # thm5.2 / thm5.3 with certified metrics: its own parameter list (adds smoothness)
-        result = bounds.evaluate(name, metric="lmi", **given)
-        if json_:
-            print(json.dumps(result.to_json()))
-        else:
-            _print_result(console, result)
+        from quorumsgd import bounds
+
+        _show(console, bounds.evaluate(name, metric="lmi", **given).to_json(), json_)
         return
     for key in given:
         if key not in required and key not in optional:
@@ -96,11 +120,13 @@ def _bound_command(**kwargs: Any) -> None:
         given["algorithm"] = algorithm
     elif algorithm != "qsgd":
         raise InvalidParameter("--algorithm", f"be used only with {', '.join(registry.used_by('algorithm'))}")
-    result = bounds.evaluate(name, **given)
-    if json_:
-        print(json.dumps(result.to_json()))
+    numeric = None if "algorithm" in optional else theorem_cache.compiled(name)
+    if numeric is not None:  # the usual case: no SymPy, no derivation
+        _show(console, numeric.to_json(numeric.evaluate(**given)), json_)
     else:
-        _print_result(console, result)
+        from quorumsgd import bounds
+
+        _show(console, bounds.evaluate(name, **given).to_json(), json_)
 
 
 def _flag_help(name: str) -> str:
@@ -112,6 +138,7 @@ def _flag_help(name: str) -> str:
 
 def _sdp_command(console: Console, name: str, given: dict[str, Any], metric: str, algorithm: str, discrete: bool,
                  json_: bool) -> None:
+    from quorumsgd import bounds
     from quorumsgd.bounds.sdp import THEOREMS
 
     if name not in THEOREMS:
@@ -120,12 +147,7 @@ def _sdp_command(console: Console, name: str, given: dict[str, Any], metric: str
         raise InvalidParameter("--metric/--algorithm", "not be used with --method sdp")
     if "smoothness" not in given:
         raise InvalidParameter("--smoothness", "be given with --method sdp (the certificate is over S(lambda, L))")
-    result = bounds.evaluate(name, method="sdp", discrete=discrete, **given)
-    if json_:
-        print(json.dumps(result.to_json()))
-        return
-    _print_result(console, result)
-    console.print(f"method = sdp, status = {result.status}, verified = {result.verified}")
+    _show(console, bounds.evaluate(name, method="sdp", discrete=discrete, **given).to_json(), json_)
 
 
 def _signature() -> inspect.Signature:

@@ -22,16 +22,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import sympy
 from numpy.typing import ArrayLike
 
 from quorumsgd.bounds.registry import REGISTRY, TheoremEntry, documented
 from quorumsgd.bounds.theorem import BoundResult, HypothesisCheck
-from quorumsgd.errors import InvalidParameter
+from quorumsgd.errors import InvalidParameter, QuorumSGDError
 from quorumsgd.parameters import latex, validate_values
+
+if TYPE_CHECKING:
+    import sympy
 
 ALGORITHMS = REGISTRY["stability"].choices["algorithm"]
 PARAMETERS = REGISTRY["stability"].parameters
@@ -39,7 +41,9 @@ PARAMETERS = REGISTRY["stability"].parameters
 
 @cache
 def _compiled(algorithm: str) -> tuple[Any, Any, list[sympy.Basic], sympy.Matrix]:
-    from quorumsgd.bounds.catalog import jury_conditions, stability_matrices  # the derivation, on first use
+    import sympy
+
+    from quorumsgd.bounds.catalog import jury_conditions, stability_matrices  # SymPy and the derivation, on first use
 
     mats = stability_matrices(algorithm)
     conditions = [c for m in mats.values() for c in jury_conditions(m)]
@@ -59,6 +63,9 @@ def _spectral_radius(matrix_fn_output: list[Any], shape: tuple[int, ...]) -> np.
         m = np.asarray(mat, dtype=object)
         rows = [[np.broadcast_to(np.asarray(e, dtype=float), shape) for e in row] for row in m]
         stacked = np.stack([np.stack(r, axis=-1) for r in rows], axis=-2)  # (..., d, d)
+        if not np.all(np.isfinite(stacked)):  # lr * curvature overflowed: no eigenvalues to compute
+            raise QuorumSGDError("stability: the parameters must stay within the range of 64-bit floats: the "
+                                 "iteration matrix overflows (products such as lr * curvature); rescale them")
         radius = np.maximum(radius, np.max(np.abs(np.linalg.eigvals(stacked)), axis=-1))
     return radius
 
@@ -78,10 +85,14 @@ def stability(
     values = validate_values(
         {"lr": lr, "curvature": curvature, "coupling": coupling, "n_agents": n_agents}, where="stability"
     )
+    import sympy
+
     entries, checks, conditions, mean_map = _compiled(algorithm)
     arrays = np.broadcast_arrays(*(values[n] for n in PARAMETERS))
     shape = arrays[0].shape
-    radius = _spectral_radius(entries(*arrays), shape)
+    with np.errstate(over="ignore", invalid="ignore"):
+        matrices = entries(*arrays)
+    radius = _spectral_radius(matrices, shape)
     per_condition = [np.broadcast_to(np.asarray(c, dtype=bool), shape) for c in checks(*arrays)]
     jury = np.logical_and.reduce(per_condition)
 

@@ -8,16 +8,18 @@ Expressions are compiled once (``sympy.lambdify``) and cached on the theorem.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import sympy
 
-from quorumsgd.errors import HypothesisViolation, InvalidParameter, QuorumSGDError
-from quorumsgd.parameters import PARAMETERS, latex, validate_values
+from quorumsgd.numeric_theorem import NumericHypothesis, NumericTheorem, bound_json, namespace_of
+from quorumsgd.parameters import latex
+
+if TYPE_CHECKING:  # imported where a derivation needs it: `quorumsgd bound` from the cache needs no SymPy
+    import sympy
 
 if TYPE_CHECKING:
     from quorumsgd.bounds.registry import TheoremEntry
@@ -50,11 +52,6 @@ class HypothesisCheck:
         return {"statement": self.statement, "equation": self.equation, "holds": self.holds}
 
 
-def _jsonable(value: Any) -> Any:
-    arr = np.asarray(value)
-    return arr.item() if arr.ndim == 0 else arr.tolist()
-
-
 @dataclass(frozen=True)
 class BoundResult:
     r"""A bound evaluated on parameters: value, named terms, SymPy expression, LaTeX, rates, hypotheses.
@@ -83,27 +80,17 @@ class BoundResult:
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object of ``quorumsgd bound NAME --json`` (design.md keys)."""
-        return {
-            "name": self.name,
-            "title": self.title,
-            "equation": self.equation,
-            "value": _jsonable(self.value),
-            "terms": {k: _jsonable(v) for k, v in self.terms.items()},
-            "latex": self.latex,
-            "expression": str(self.expression),
-            "transient_rates": {k: _jsonable(v) for k, v in self.transient_rates.items()},
-            "hypotheses": [h.to_json() for h in self.hypotheses],
-            "parameters": {k: _jsonable(v) for k, v in self.parameters.items()},
-            "spec_difference": self.spec_difference,
-            "method": self.method,
-            "status": self.status,
-            "verified": self.verified,
-            **({"second_moment": _jsonable(self.terms["second_moment"])} if "second_moment" in self.terms else {}),
-        }
+        return bound_json(
+            name=self.name, title=self.title, equation=self.equation, value=self.value, terms=self.terms,
+            latex=self.latex, expression=str(self.expression), transient_rates=self.transient_rates,
+            hypotheses=[h.to_json() for h in self.hypotheses], parameters=self.parameters,
+            spec_difference=self.spec_difference, method=self.method, status=self.status, verified=self.verified,
+        )
 
 
 Prepare = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
 """Fills in derived numeric parameters (e.g. Lemma 5.3's metric parameter) before evaluation."""
+
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,6 +139,8 @@ class Theorem:
     @cached_property
     def expression(self) -> sympy.Expr:
         """The value as one SymPy expression (sum of the terms)."""
+        import sympy
+
         return sympy.Add(*self.terms.values())
 
     @property
@@ -159,7 +148,13 @@ class Theorem:
         return latex(self.expression)
 
     @cached_property
-    def _compiled(self) -> Callable[..., list[Any]]:
+    def numeric(self) -> NumericTheorem:
+        """The theorem compiled to numpy (``sympy.lambdify``): what :meth:`evaluate` runs, and what the disk
+        cache stores (:mod:`quorumsgd.theorem_cache`)."""
+        import inspect
+
+        import sympy
+
         exprs = [*self.terms.values(), *self.transient_rates.values()]
         exprs += [h.relation for h in self.hypotheses]
         plain = {s: sympy.Symbol(s.name) for e in exprs for s in e.free_symbols}
@@ -167,7 +162,23 @@ class Theorem:
         unknown = {s.name for s in plain} - set(self.all_parameters)
         if unknown:
             raise AssertionError(f"{self.name}: expressions use undeclared parameters {sorted(unknown)}")
-        return sympy.lambdify(args, [e.xreplace(plain) for e in exprs], modules="numpy", cse=True)
+        function = sympy.lambdify(args, [e.xreplace(plain) for e in exprs], modules="numpy", cse=True)
+        return NumericTheorem(
+            name=self.name, title=self.title, equation=self.equation, parameters=self.parameters,
+            optional=dict(self.optional), terms=tuple(self.terms), transient_rates=tuple(self.transient_rates),
+            hypotheses=tuple(
+                NumericHypothesis(h.statement, h.equation, tuple(sorted(s.name for s in h.relation.free_symbols)))
+                for h in self.hypotheses
+            ),
+            latex=self.latex, expression=str(self.expression),
+            term_expressions={k: str(v) for k, v in self.terms.items()}, spec_difference=self.spec_difference,
+            kind=self.kind, source=inspect.getsource(function), namespace=namespace_of(function),
+            prepare=self.prepare, function_override=function,
+        )
+
+    @property
+    def _compiled(self) -> Callable[..., list[Any]]:
+        return self.numeric.function
 
     @property
     def all_parameters(self) -> tuple[str, ...]:
@@ -175,86 +186,18 @@ class Theorem:
 
     def evaluate(self, **params: Any) -> BoundResult:
         """Evaluate on scalars or numpy arrays (broadcast together); raise if a hypothesis fails."""
-        values = self._validated(params)
-        if self.prepare is not None:
-            values = self.prepare(values)
-        arrays = np.broadcast_arrays(*(values[n] for n in self.all_parameters))
-        with np.errstate(all="ignore"):
-            outputs = self._compiled(*arrays)
-        n_terms, n_rates = len(self.terms), len(self.transient_rates)
-        terms = dict(zip(self.terms, outputs[:n_terms], strict=True))
-        rates = dict(zip(self.transient_rates, outputs[n_terms : n_terms + n_rates], strict=True))
-        checks = self._check_hypotheses(
-            outputs[n_terms + n_rates :], dict(zip(self.all_parameters, arrays, strict=True))
-        )
-        shape = np.broadcast_shapes(*(np.shape(a) for a in arrays))
-        terms = {k: self._as_number(v, shape) for k, v in terms.items()}
-        value = self._as_number(sum(terms.values()), shape)
-        self._check_output(value, terms, params)
+        result = self.numeric.evaluate(**params)
         return BoundResult(
             name=self.name,
             title=self.title,
             equation=self.equation,
-            value=value,
-            terms=terms,
+            value=result.value,
+            terms=result.terms,
             expression=self.expression,
             term_expressions=dict(self.terms),
             latex=self.latex,
-            transient_rates={k: self._as_number(v, shape) for k, v in rates.items()},
-            hypotheses=checks,
-            parameters={n: self._as_number(values[n], np.shape(values[n])) for n in self.all_parameters},
+            transient_rates=result.transient_rates,
+            hypotheses=tuple(HypothesisCheck(s, e, True) for s, e in result.hypotheses),
+            parameters=result.parameters,
             spec_difference=self.spec_difference,
         )
-
-    # -- helpers ------------------------------------------------------------------------------------------
-
-    def _validated(self, params: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        allowed = set(self.all_parameters)
-        for name in params:
-            if name not in allowed:
-                if name in PARAMETERS:
-                    raise InvalidParameter(
-                        name, f"not be given: {self.name} takes {', '.join(self.all_parameters)}", where=self.name
-                    )
-                raise InvalidParameter(name, "be a known parameter name", where=self.name)
-        for name in self.parameters:
-            if params.get(name) is None:
-                raise InvalidParameter(name, f"be given ({PARAMETERS[name].description})", where=self.name)
-        given = {k: v for k, v in params.items() if v is not None}
-        values = validate_values(given, where=self.name)
-        for name, default in self.optional.items():
-            if name not in values:
-                values[name] = np.asarray(np.nan if default is None else default, dtype=float)
-        return values
-
-    def _check_hypotheses(self, outcomes: list[Any], arrays: dict[str, np.ndarray]) -> tuple[HypothesisCheck, ...]:
-        checks = []
-        for hyp, outcome in zip(self.hypotheses, outcomes, strict=True):
-            ok = np.asarray(outcome, dtype=bool)
-            if not np.all(ok):
-                index = np.unravel_index(int(np.argmin(ok)), ok.shape) if ok.ndim else ()
-                shown = ", ".join(
-                    f"{n}={np.broadcast_to(arrays[n], ok.shape)[index]:.6g}"
-                    for n in self.all_parameters
-                    if any(s.name == n for s in hyp.relation.free_symbols)
-                )
-                where = f"at index {tuple(int(i) for i in index)}: " if ok.ndim else ""
-                raise HypothesisViolation(self.name, hyp.statement, hyp.equation, where + shown)
-            checks.append(HypothesisCheck(hyp.statement, hyp.equation, True))
-        return tuple(checks)
-
-    def _check_output(self, value: Number, terms: dict[str, Number], params: Mapping[str, Any]) -> None:
-        bad = ~np.isfinite(np.asarray(value, dtype=float))
-        if self.kind == "bound":
-            bad |= np.asarray(value, dtype=float) < 0
-        if np.any(bad):
-            # The hypotheses are meant to exclude this; reaching it is a defect, reported, never returned.
-            raise QuorumSGDError(
-                f"{self.name}: the bound evaluated to a non-finite or negative value for {dict(params)}; "
-                "this is a defect in quorumsgd, please report it"
-            )
-
-    @staticmethod
-    def _as_number(value: Any, shape: tuple[int, ...]) -> Number:
-        arr = np.broadcast_to(np.asarray(value, dtype=float), shape)
-        return float(arr) if arr.ndim == 0 else np.array(arr)

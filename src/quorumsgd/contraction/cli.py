@@ -9,26 +9,21 @@ paper's analytic rate and metric; ``--json`` prints one object with at least ``r
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
 import numpy as np
 import typer
 
+from quorumsgd.clikit import check_finite, dumps, make_app
 from quorumsgd.contraction import symbolic
 from quorumsgd.contraction.compare import COMPARED_SYSTEMS, EQUATION, compare, format_table
 from quorumsgd.contraction.lmi import SOLVERS, certify, metric_rate
 from quorumsgd.errors import InvalidParameter, QuorumSGDError
 from quorumsgd.parameters import validate_values
 
-app = typer.Typer(
-    name="contraction",
-    help="LMI contraction certificates (best constant metric, verified) and comparison with the paper's rates.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+app = make_app(
+    "LMI contraction certificates (best constant metric, verified) and comparison with the paper's rates.", name="contraction", no_args_is_help=True
 )
 
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -50,7 +45,7 @@ DESCRIPTION = {
 def system_parameters(system: str, given: dict[str, Any]) -> dict[str, float]:
     """Check the flags of a system: required ones present, unused ones absent, values in their domains."""
     if system not in REQUIRED:
-        raise InvalidParameter("SYSTEM", f"one of {', '.join(REQUIRED)}", system, where="certify")
+        raise InvalidParameter("SYSTEM", f"be one of {', '.join(REQUIRED)}", system, where="certify")
     values = {k: v for k, v in given.items() if v is not None}
     allowed = set(REQUIRED[system]) | ({"velocity_coupling"} if system == "lemma3.2" else set())
     for name in REQUIRED[system]:
@@ -64,7 +59,7 @@ def system_parameters(system: str, given: dict[str, Any]) -> dict[str, float]:
     validate_values({k: v for k, v in values.items() if k != "lambda_max"}, where=system)
     validate_values({k: v for k, v in values.items() if k == "lambda_max"}, where=system)
     if system != "thm3.1" and values["smoothness"] < values["strong_convexity"]:
-        raise InvalidParameter("smoothness", "smoothness >= strong_convexity", values["smoothness"], system)
+        raise InvalidParameter("smoothness", "be >= strong_convexity", values["smoothness"], system)
     if system == "lemma3.2":
         values.setdefault("velocity_coupling", 0.0)
     if "n_agents" in values:
@@ -77,7 +72,10 @@ def _paper(system: str, params: dict[str, float], family: list[np.ndarray], dim:
     try:
         with np.errstate(invalid="ignore"):
             rate = float(symbolic.paper_rate(system, params))
-        out["rate"] = rate if math.isfinite(rate) else None
+        if not symbolic.paper_condition(system, params):  # as `quorumsgd bound` does: no bound, not a number
+            out["note"] = f"the paper's condition {EQUATION[system]} fails: its rate formula is no bound here"
+        else:
+            out["rate"] = rate if math.isfinite(rate) else None
         metric = np.asarray(symbolic.paper_metric(system, params), dtype=float)
         eig = np.linalg.eigvalsh(metric)
         out["metric"] = metric.tolist()
@@ -121,13 +119,14 @@ def certify_command(
         },
     )
     if dim < 1:
-        raise InvalidParameter("dim", "dim integer >= 1", dim, where="certify")
+        raise InvalidParameter("dim", "be an integer >= 1", dim, where="certify")
     family = symbolic.jacobian_family(system, params, dim=dim)
     cert = certify(family, solver=solver)
     paper = _paper(system, params, family, dim)
+    out = {"system": system, "params": params, "dim": dim, **cert.to_dict(), "paper": paper}
+    text = dumps(out, where=f"certify {system}")  # refuses inf / nan (parameters beyond float range)
     if json_:
-        out = {"system": system, "params": params, "dim": dim, **cert.to_dict(), "paper": paper}
-        typer.echo(json.dumps(out))
+        typer.echo(text)
     else:
         _print(system, params, dim, cert, paper)
     if not cert.verified:
@@ -139,6 +138,8 @@ def _print(system: str, params: dict[str, float], dim: int, cert: Any, paper: di
     typer.echo(f"{system}: {DESCRIPTION[system]}  [{shown}, dim={dim}]")
     verdict = "contracting" if cert.contracting else ("NOT contracting" if cert.verified else "NOT VERIFIED")
     typer.echo(f"rate      {cert.rate:.10g}  ({verdict}; no constant metric beats {cert.upper_bound:.6g})")
+    if paper["rate"] is None and paper.get("note"):
+        typer.echo(f"paper     n/a  ({paper['note']})")
     if paper["rate"] is not None:
         ratio = f", LMI/paper = {cert.rate / paper['rate']:.4g}" if paper["rate"] > 0 else ""
         typer.echo(
@@ -182,8 +183,11 @@ def compare_command(
         if values:
             validate_values({name: np.asarray(values, dtype=float)}, where="compare")
     rows = compare({k: v for k, v in grid.items() if v}, systems=tuple(system or COMPARED_SYSTEMS), solver=solver)
+    for r in rows:
+        check_finite({"LMI rate": r.lmi_rate, "LMI chi": r.lmi_chi, "upper bound": r.upper_bound},
+                     where=f"compare {r.system}")
     if json_:
-        typer.echo(json.dumps([r.to_dict() for r in rows]))
+        typer.echo(dumps([r.to_dict() for r in rows], where="compare"))
         return
     typer.echo(format_table(rows))
     failing = [r for r in rows if not r.verified or (math.isfinite(r.paper_rate) and r.gain < -r.tolerance)]

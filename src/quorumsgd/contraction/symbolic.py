@@ -371,6 +371,17 @@ def paper_rate(system: str, params: Mapping[str, Any]) -> Any:
     return _number(fn(**{n: values[n] for n in fn.names}))
 
 
+def paper_condition(system: str, params: Mapping[str, Any]) -> bool:
+    """Does the paper's contraction condition hold (its hypothesis for (21), (35), (50), (52))?
+
+    Where it fails the paper's rate formula is no bound (it may even be negative): callers show no paper rate.
+    """
+    values = {**params, **_params_for(system, params)}
+    fn = _lambdified(f"{system}:condition", derive(system).condition)
+    with np.errstate(all="ignore"):
+        return bool(np.all(fn(**{n: values.get(n, 0.0) for n in fn.names})))
+
+
 def exact_rate(system: str, params: Mapping[str, Any]) -> Any:
     """Exact worst-case rate over h in the paper's metric, numeric."""
     values = _params_for(system, params)

@@ -8,5 +8,5 @@
 * :mod:`~quorumsgd.proofsite.site` — nbconvert pages, the index, the bundled KaTeX;
 * :mod:`~quorumsgd.proofsite.cli` — ``quorumsgd proofs render``.
 
-Rendering needs the ``proofs`` extra (jupytext, nbclient, nbconvert, ipykernel); importing this package does not.
+Rendering uses jupytext, nbclient, nbconvert and ipykernel (default dependencies); importing this package does not.
 """

@@ -6,6 +6,8 @@ Heavy imports (nbclient, nbconvert, jupytext, the notebooks' own) happen inside 
 
 from __future__ import annotations
 
+import importlib.util
+import math
 import os
 import sys
 from pathlib import Path
@@ -13,13 +15,11 @@ from typing import Any
 
 import typer
 
-app = typer.Typer(
-    help="Proof notebooks: each theorem's derivation, certificate and measurement, executed and rendered.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+from quorumsgd.clikit import make_app, output_dir
+from quorumsgd.errors import InvalidParameter, QuorumSGDError
+
+app = make_app(
+    "Proof notebooks: each theorem's derivation, certificate and measurement, executed and rendered.", no_args_is_help=True
 )
 
 
@@ -29,7 +29,7 @@ def _default_jobs() -> int:
 
 @app.command("render")
 def render(
-    out: Path = typer.Option(Path("proofs-site"), "--out", "-o", help="Output folder of the site."),
+    out_arg: str = typer.Option("proofs-site", "--out", "-o", help="Output folder of the site."),
     only: list[str] | None = typer.Option(None, "--only", help="Render only this result (repeatable), e.g. thm5.1."),
     quick: bool = typer.Option(False, "--quick", help="Small simulations: every notebook runs in seconds."),
     jobs: int = typer.Option(_default_jobs(), "--jobs", "-j", min=1, help="Notebooks executed side by side."),
@@ -37,6 +37,13 @@ def render(
     timeout: float = typer.Option(900.0, "--timeout", help="Seconds allowed per notebook cell."),
 ) -> None:
     """Execute the notebooks (nbclient) and write an HTML site with an index; math renders offline (KaTeX)."""
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise InvalidParameter("--timeout", "be a positive number of seconds", timeout)
+    out = output_dir(out_arg)
+    missing = [m for m in ("jupytext", "nbclient", "nbconvert", "ipykernel") if importlib.util.find_spec(m) is None]
+    if missing:  # dependencies of the default install; a trimmed environment gets one line, not a traceback
+        raise QuorumSGDError(f"proofs render needs {', '.join(missing)} (dependencies of quorumsgd): "
+                             f"pip install {' '.join(missing)}")
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 

@@ -12,6 +12,7 @@ A failed cell becomes a one-line error naming the notebook and, for a failed pro
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import re
 import sys
@@ -126,7 +127,7 @@ async def execute_notebook(notebook: ProofNotebook, path: Path, *, quick: bool, 
 
     nb = read_notebook(path)
     client = NotebookClient(
-        nb, timeout=timeout, km=_kernel_manager(), allow_errors=False, record_timing=False,
+        nb, timeout=math.ceil(timeout), km=_kernel_manager(),  # nbclient takes whole seconds allow_errors=False, record_timing=False,
         resources={"metadata": {"path": str(workdir)}},
     )
     start = time.perf_counter()

@@ -47,6 +47,7 @@ from quorumsgd.objectives.arrays import constant
 from quorumsgd.objectives.base import Objective
 from quorumsgd.objectives.noise import NoiseModel
 from quorumsgd.objectives.quadratic import Quadratic
+from quorumsgd.parameters import numeric_array, positive_number
 from quorumsgd.simulate.backend import Array, Backend
 from quorumsgd.simulate.layout import StateLayout
 from quorumsgd.simulate.measures import MEASURES, REQUIRED_FIELDS, Measure, MeasureContext
@@ -70,7 +71,7 @@ def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
 
 def _agent_param(value: Any, n_agents: int, name: str) -> float | np.ndarray:
     """A positive scalar, or a per-agent array of shape ``(n_agents,)`` returned as ``(n_agents, 1)``."""
-    arr = np.asarray(value, dtype=np.float64)
+    arr = numeric_array(value, name, "run_ensemble")
     if arr.ndim == 0:
         if not float(arr) > 0:
             raise InvalidParameter(name, "> 0", value, "run_ensemble")
@@ -84,7 +85,7 @@ def _initial_positions(x0: Any, sims: int, n_agents: int, dim: int, seed: int) -
     if callable(x0):
         rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
         x0 = x0(rng, (sims, n_agents, dim))
-    arr = np.asarray(x0, dtype=np.float64)
+    arr = numeric_array(x0, "x0", "run_ensemble")  # nan in x0 would read as "every simulation diverged"
     try:
         return np.array(np.broadcast_to(arr, (sims, n_agents, dim)))
     except ValueError:
@@ -495,9 +496,9 @@ def _validate(algorithm: Any, objective: Objective, noise: NoiseModel | None, gi
         if needs_gains and kw["gains"] is None:
             raise InvalidParameter("gains", "given for pull='state_dependent' (SD-QSGD)", None, "run_ensemble")
     else:
-        if kw["dt"] is None or not float(kw["dt"]) > 0:
-            raise InvalidParameter("dt", "> 0 for a continuous algorithm", kw["dt"], "run_ensemble")
-        kw["dt"] = float(kw["dt"])
+        if kw["dt"] is None:
+            raise InvalidParameter("dt", "be given (> 0) for a continuous algorithm", None, "run_ensemble")
+        kw["dt"] = positive_number(kw["dt"], "dt", "run_ensemble")
         if kw["lr_schedule"] is not None or kw["gains"] is not None:
             raise InvalidParameter("lr_schedule", "None for continuous algorithms (gains live in SDQSGD)",
                                    "given", "run_ensemble")

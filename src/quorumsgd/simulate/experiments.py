@@ -26,7 +26,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -137,40 +138,60 @@ def _block_progress(progress: Progress | None, index: int, total_runs: int, step
     return lambda done, total: progress(index * steps + done, total_runs * steps)
 
 
+class InterruptedRun(KeyboardInterrupt):
+    """Ctrl-C during a sweep; ``partial`` is the result of the couplings that finished (``"interrupted": true``)."""
+
+    def __init__(self, partial: dict[str, Any]):
+        super().__init__("interrupted")
+        self.partial = partial
+
+
+@contextmanager
+def keep_finished(head: dict[str, Any], runs: list[dict[str, Any]]) -> Iterator[None]:
+    """Turn Ctrl-C inside a sweep into :class:`InterruptedRun` carrying the runs that finished."""
+    try:
+        yield
+    except InterruptedRun:
+        raise
+    except KeyboardInterrupt:
+        raise InterruptedRun({**head, "runs": list(runs), "interrupted": True}) from None
+
+
 def run_one_dim(cfg: OneDimConfig, progress: Progress | None = None, backend: str = "numpy") -> dict[str, Any]:
     """Coupling sweep of Figs 1--3: final-iterate positions, quorum loss, loss-vs-iteration traces."""
     f = NonconvexSurrogate1D()
     noise = UniformNoise(1, cfg.width)
     deep = float(f.minimizer[0])
-    runs = []
-    for i, k in enumerate(cfg.couplings):
-        schedule = None
-        if cfg.halving_period is not None:
-            schedule = halving_schedule(cfg.lr, cfg.halving_period, cfg.lr_floor or cfg.lr)
-        it = _iteration(cfg.lr, k, cfg.momentum)
-        r = run_ensemble(it, f, noise, n_agents=cfg.n_agents, sims=cfg.sims, steps=cfg.steps,
-                         x0=uniform_box(-cfg.init, cfg.init), seed=cfg.seed + i, lr_schedule=schedule,
-                         stats=("center_loss", "agent_loss", "spread"), trace_every=cfg.trace_every,
-                         divergence_threshold=1e6, backend=backend,
-                         progress=_block_progress(progress, i, len(cfg.couplings), cfg.steps))
-        x = r.final_state["x"][~r.diverged][..., 0]  # (sims, agents)
-        xbar = x.mean(axis=1)
-        runs.append({
-            "coupling": k,
-            "center_loss": r.final["center_loss"].to_dict(),
-            "agent_loss": r.final["agent_loss"].to_dict(),
-            "spread": r.final["spread"].to_dict(),
-            "deep_basin_fraction": float(np.mean(xbar > 0.5 * deep)) if xbar.size else float("nan"),
-            "diverged": int(r.diverged.sum()),
-            "trace_steps": r.trace_steps.tolist(),
-            "trace_center_loss": r.trace["center_loss"].tolist(),
-            "final_agents": x.ravel().tolist(),
-            "final_quorum": xbar.tolist(),
-        })
     lr_end = cfg.lr if cfg.halving_period is None else (cfg.lr_floor or cfg.lr)
-    return {"figure": cfg.figure, "loss": repr(f), "surrogate": True, "config": asdict(cfg),
-            "minimizer": deep, "smoothing_half_width": smoothing_half_width(lr_end, cfg.width, cfg.momentum),
-            "runs": runs}
+    head = {"figure": cfg.figure, "loss": repr(f), "surrogate": True, "config": asdict(cfg),
+            "minimizer": deep, "smoothing_half_width": smoothing_half_width(lr_end, cfg.width, cfg.momentum)}
+    runs: list[dict[str, Any]] = []
+    with keep_finished(head, runs):
+        for i, k in enumerate(cfg.couplings):
+            schedule = None
+            if cfg.halving_period is not None:
+                schedule = halving_schedule(cfg.lr, cfg.halving_period, cfg.lr_floor or cfg.lr)
+            it = _iteration(cfg.lr, k, cfg.momentum)
+            r = run_ensemble(it, f, noise, n_agents=cfg.n_agents, sims=cfg.sims, steps=cfg.steps,
+                             x0=uniform_box(-cfg.init, cfg.init), seed=cfg.seed + i, lr_schedule=schedule,
+                             stats=("center_loss", "agent_loss", "spread"), trace_every=cfg.trace_every,
+                             divergence_threshold=1e6, backend=backend,
+                             progress=_block_progress(progress, i, len(cfg.couplings), cfg.steps))
+            x = r.final_state["x"][~r.diverged][..., 0]  # (sims, agents)
+            xbar = x.mean(axis=1)
+            runs.append({
+                "coupling": k,
+                "center_loss": r.final["center_loss"].to_dict(),
+                "agent_loss": r.final["agent_loss"].to_dict(),
+                "spread": r.final["spread"].to_dict(),
+                "deep_basin_fraction": float(np.mean(xbar > 0.5 * deep)) if xbar.size else float("nan"),
+                "diverged": int(r.diverged.sum()),
+                "trace_steps": r.trace_steps.tolist(),
+                "trace_center_loss": r.trace["center_loss"].tolist(),
+                "final_agents": x.ravel().tolist(),
+                "final_quorum": xbar.tolist(),
+            })
+    return {**head, "runs": runs}
 
 
 def run_high_dim(cfg: HighDimConfig, progress: Progress | None = None, backend: str = "numpy") -> dict[str, Any]:
@@ -178,31 +199,32 @@ def run_high_dim(cfg: HighDimConfig, progress: Progress | None = None, backend: 
     f = cfg.objective()
     noise = UniformNoise(cfg.dim, cfg.width)
     rng = np.random.default_rng(cfg.seed)
-    runs = []
-    for i, k in enumerate(cfg.couplings):
-        it = _iteration(cfg.lr, k, cfg.momentum)
-        r = run_ensemble(it, f, noise, n_agents=cfg.n_agents, sims=cfg.sims, steps=cfg.steps,
-                         x0=uniform_box(-cfg.init, cfg.init), seed=cfg.seed + i, stats=("center_loss", "spread"),
-                         trace_every=cfg.trace_every, divergence_threshold=1e6, backend=backend,
-                         progress=_block_progress(progress, i, len(cfg.couplings), cfg.steps))
-        x = r.final_state["x"][~r.diverged]
-        shown = rng.choice(cfg.n_agents, size=min(cfg.shown_agents, cfg.n_agents), replace=False)
-        runs.append({
-            "coupling": k,
-            "center_loss": r.final["center_loss"].to_dict(),
-            "spread": r.final["spread"].to_dict(),
-            "diverged": int(r.diverged.sum()),
-            "trace_steps": r.trace_steps.tolist(),
-            "trace_center_loss": r.trace["center_loss"].tolist(),
-            "final_agents_xy": x[:, shown, :2].reshape(-1, 2).tolist(),
-            "final_quorum_xy": x.mean(axis=1)[:, :2].tolist(),
-            "negative_corner_fraction": float(np.mean(np.all(x.mean(axis=1) < 0, axis=1))) if x.size else 0.0,
-        })
     rest = float(f.corner_minima_center()[0])
-    return {"figure": cfg.figure, "loss": repr(f), "surrogate": True, "config": asdict(cfg),
+    head = {"figure": cfg.figure, "loss": repr(f), "surrogate": True, "config": asdict(cfg),
             "minimum": f.minimum, "cross_section_rest": rest,
-            "smoothing_half_width": smoothing_half_width(cfg.lr, cfg.width, cfg.momentum),
-            "runs": runs}
+            "smoothing_half_width": smoothing_half_width(cfg.lr, cfg.width, cfg.momentum)}
+    runs: list[dict[str, Any]] = []
+    with keep_finished(head, runs):
+        for i, k in enumerate(cfg.couplings):
+            it = _iteration(cfg.lr, k, cfg.momentum)
+            r = run_ensemble(it, f, noise, n_agents=cfg.n_agents, sims=cfg.sims, steps=cfg.steps,
+                             x0=uniform_box(-cfg.init, cfg.init), seed=cfg.seed + i, stats=("center_loss", "spread"),
+                             trace_every=cfg.trace_every, divergence_threshold=1e6, backend=backend,
+                             progress=_block_progress(progress, i, len(cfg.couplings), cfg.steps))
+            x = r.final_state["x"][~r.diverged]
+            shown = rng.choice(cfg.n_agents, size=min(cfg.shown_agents, cfg.n_agents), replace=False)
+            runs.append({
+                "coupling": k,
+                "center_loss": r.final["center_loss"].to_dict(),
+                "spread": r.final["spread"].to_dict(),
+                "diverged": int(r.diverged.sum()),
+                "trace_steps": r.trace_steps.tolist(),
+                "trace_center_loss": r.trace["center_loss"].tolist(),
+                "final_agents_xy": x[:, shown, :2].reshape(-1, 2).tolist(),
+                "final_quorum_xy": x.mean(axis=1)[:, :2].tolist(),
+                "negative_corner_fraction": float(np.mean(np.all(x.mean(axis=1) < 0, axis=1))) if x.size else 0.0,
+            })
+    return {**head, "runs": runs}
 
 
 def run_figure(name: str, quick: bool = False, progress: Progress | None = None, backend: str = "numpy",

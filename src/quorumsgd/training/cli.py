@@ -1,9 +1,9 @@
 """``quorumsgd train``: N-agent CNN training runs and the Table 1 grid.
 
-    quorumsgd train --algo easgd --n-agents 4 --coupling 0.5 --epochs 20 --dataset digits --out runs/easgd
-    quorumsgd train --algo easgd ... --out runs/easgd --resume          # after an interrupt
+    quorumsgd train --algorithm easgd --n-agents 4 --coupling 0.5 --epochs 20 --dataset digits --out runs/easgd
+    quorumsgd train --algorithm easgd ... --out runs/easgd --resume          # after an interrupt
     quorumsgd train table1 --dataset digits --epochs 10 --out runs/table1
-    torchrun --standalone --nproc-per-node 2 -m quorumsgd.training.cli --algo qsgd --n-agents 4 --out runs/q
+    torchrun --standalone --nproc-per-node 2 -m quorumsgd.training.cli --algorithm qsgd --n-agents 4 --out runs/q
 
 Bad input raises :class:`quorumsgd.errors.InvalidParameter`; the root ``quorumsgd`` command (and
 ``python -m quorumsgd.training.cli``) prints it as one line and exits with code 2.
@@ -11,27 +11,18 @@ Bad input raises :class:`quorumsgd.errors.InvalidParameter`; the root ``quorumsg
 
 import json
 import sys
-from pathlib import Path
 
 import typer
 
-try:  # typer >= 0.20 vendors click; older releases depend on it
-    from typer._click import exceptions as click_errors
-except ImportError:  # pragma: no cover - depends on the installed typer
-    from click import exceptions as click_errors
-
-from quorumsgd.errors import InvalidParameter, QuorumSGDError
+from quorumsgd.clikit import Interrupted, make_app, output_dir, run
+from quorumsgd.errors import InvalidParameter
 from quorumsgd.training.config import TrainConfig
 from quorumsgd.training.recipes import ALGORITHMS
 from quorumsgd.training.table1 import DEFAULT_LRS, DEFAULT_MOMENTA, format_table1, run_table1
 
-app = typer.Typer(
-    help="Train N agents of the paper's CNN (Sec. 6) with MSGD, EASGD, EASGD-WM, QSGD or SD-QSGD; "
-    "'table1' runs the Table 1 grid.",
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+app = make_app(
+    "Train N agents of the paper's CNN (Sec. 6) with MSGD, EASGD, EASGD-WM, QSGD or SD-QSGD; "
+    "'table1' runs the Table 1 grid."
 )
 
 
@@ -40,9 +31,9 @@ def parse_floats(text: str, name: str) -> tuple[float, ...]:
     try:
         values = tuple(float(v) for v in text.split(",") if v.strip())
     except ValueError:
-        raise InvalidParameter(name, "comma-separated numbers", text) from None
+        raise InvalidParameter(name, "be comma-separated numbers", text) from None
     if not values:
-        raise InvalidParameter(name, "at least one number", text)
+        raise InvalidParameter(name, "be at least one number", text)
     return values
 
 
@@ -50,9 +41,9 @@ def parse_widths(text: str) -> tuple[int, int, int]:
     try:
         widths = tuple(int(v) for v in text.split(","))
     except ValueError:
-        raise InvalidParameter("widths", "three comma-separated integers, e.g. 64,128,64", text) from None
+        raise InvalidParameter("widths", "be three comma-separated integers, e.g. 64,128,64", text) from None
     if len(widths) != 3:
-        raise InvalidParameter("widths", "three comma-separated integers, e.g. 64,128,64", text)
+        raise InvalidParameter("widths", "be three comma-separated integers, e.g. 64,128,64", text)
     return widths  # type: ignore[return-value]
 
 
@@ -63,7 +54,8 @@ def _progress(flag: bool | None) -> bool:
 @app.callback(invoke_without_command=True)
 def train(
     ctx: typer.Context,
-    algo: str | None = typer.Option(None, "--algo", help=f"one of {', '.join(ALGORITHMS)}"),
+    algorithm: str | None = typer.Option(None, "--algorithm", help=f"one of {', '.join(ALGORITHMS)}"),
+    algo: str | None = typer.Option(None, "--algo", hidden=True, help="old name of --algorithm"),
     n_agents: int = typer.Option(4, "--n-agents", help="number of agents p"),
     lr: float = typer.Option(0.05, "--lr", help="initial learning rate (every agent)"),
     agent_lrs: str | None = typer.Option(None, "--agent-lrs", help="initial rate per agent, comma-separated"),
@@ -94,7 +86,7 @@ def train(
     max_train: int | None = typer.Option(None, "--max-train", help="cap on training samples"),
     max_eval: int | None = typer.Option(None, "--max-eval", help="cap on validation / test samples"),
     train_eval_size: int | None = typer.Option(None, "--train-eval-size", help="samples for the train loss"),
-    out: Path | None = typer.Option(None, "--out", help="output directory"),
+    out_arg: str | None = typer.Option(None, "--out", help="output directory"),
     resume: bool = typer.Option(False, "--resume", help="continue the run in --out"),
     progress: bool | None = typer.Option(None, "--progress/--no-progress"),
     json_out: bool = typer.Option(False, "--json", help="print the summary as JSON"),
@@ -102,12 +94,16 @@ def train(
     """Train one configuration (results.json, checkpoint.pt and training.png in --out)."""
     if ctx.invoked_subcommand is not None:
         return
-    if algo is None:
-        raise InvalidParameter("algo", f"one of {', '.join(ALGORITHMS)} (pass --algo)")
-    if out is None:
-        raise InvalidParameter("out", "an output directory (pass --out DIR)")
+    if algorithm is not None and algo is not None and algorithm != algo:
+        raise InvalidParameter("--algorithm", "be given once (--algo is its old name)", f"{algorithm} and {algo}")
+    algorithm = algorithm or algo
+    if algorithm is None:
+        raise InvalidParameter("--algorithm", f"be one of {', '.join(ALGORITHMS)} (pass --algorithm)")
+    if out_arg is None:
+        raise InvalidParameter("--out", "be an output folder (pass --out DIR)")
+    out = output_dir(out_arg)
     config = TrainConfig(
-        algo=algo, n_agents=n_agents, lr=lr,
+        algo=algorithm, n_agents=n_agents, lr=lr,
         agent_lrs=None if agent_lrs is None else parse_floats(agent_lrs, "agent_lrs"),
         momentum=momentum, coupling=coupling, epochs=epochs, batch_size=batch_size, dataset=dataset,
         data_root=data_root, download=download, device=device, seed=seed, init=init,
@@ -132,9 +128,9 @@ def train(
             results = Trainer(config, out).run(resume=resume)
     except KeyboardInterrupt:
         if main_rank:
-            typer.echo(f"interrupted: completed epochs are saved in {out}/results.json; "
-                       "continue with the same command and --resume", err=True)
-        raise typer.Exit(130) from None
+            raise Interrupted(f"interrupted: completed epochs are saved in {out}/results.json; "
+                              "continue with the same command and --resume") from None
+        raise SystemExit(130) from None  # the main rank says it, once
     if not main_rank:
         return
     summary = results["summary"]
@@ -177,12 +173,13 @@ def table1(
     max_train: int | None = typer.Option(None, "--max-train"),
     max_eval: int | None = typer.Option(None, "--max-eval"),
     train_eval_size: int | None = typer.Option(None, "--train-eval-size"),
-    out: Path | None = typer.Option(None, "--out", help="directory for every run and table1.{json,txt}"),
+    out_arg: str | None = typer.Option(None, "--out", help="directory for every run and table1.{json,txt}"),
     progress: bool | None = typer.Option(None, "--progress/--no-progress"),
 ) -> None:
     """EASGD-WM vs EASGD vs MSGD over learning rates x momenta, averaged over seeds (paper's layout)."""
     if seeds < 1:
-        raise InvalidParameter("seeds", "seeds >= 1", seeds)
+        raise InvalidParameter("--seeds", "be an integer >= 1", seeds)
+    out = None if out_arg is None else output_dir(out_arg)
     base = TrainConfig(
         algo="msgd", n_agents=n_agents, coupling=coupling, epochs=epochs, batch_size=batch_size,
         dataset=dataset, data_root=data_root, download=download, device=device, seed=seed,
@@ -215,19 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     The root ``quorumsgd`` command is the usual entry point; this one exists so that torchrun can start the
     training command directly (``-m quorumsgd.training.cli``).
     """
-    try:
-        app(args=argv, standalone_mode=False)
-    except click_errors.UsageError as err:
-        print(f"error: {' '.join(err.format_message().split())}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except QuorumSGDError as err:
-        print(f"error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except click_errors.Exit as err:
-        raise SystemExit(err.exit_code) from None
-    except click_errors.Abort:
-        print("error: aborted", file=sys.stderr)
-        raise SystemExit(2) from None
+    run(app, argv)
 
 
 if __name__ == "__main__":

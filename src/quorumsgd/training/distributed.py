@@ -8,7 +8,7 @@ the same seed up to floating-point summation order.
 
 Example (shell)::
 
-    torchrun --standalone --nproc-per-node 2 -m quorumsgd.training.cli --algo qsgd --n-agents 4 \\
+    torchrun --standalone --nproc-per-node 2 -m quorumsgd.training.cli --algorithm qsgd --n-agents 4 \\
         --epochs 2 --out runs/qsgd-2proc
     # several machines: torchrun --nnodes 2 --node-rank R --rdzv-endpoint HOST:PORT --nproc-per-node 8 ...
 """

@@ -405,14 +405,25 @@ class Trainer:
     def _load_checkpoint(self) -> None:
         path = self.checkpoint_path if self.out_dir is not None else None
         if path is None or not path.exists():
-            raise InvalidParameter("resume", "a checkpoint in the output directory", str(path))
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        if payload.get("version") != CHECKPOINT_VERSION:
-            raise InvalidParameter("resume", f"a version-{CHECKPOINT_VERSION} checkpoint", str(path))
+            raise InvalidParameter("resume", "be used with an output folder holding a checkpoint", str(path))
+        if path.stat().st_size == 0:
+            raise InvalidParameter("resume", f"be used with a complete checkpoint: {path} is empty (the run that "
+                                   "wrote it was interrupted before its first save); start again without --resume")
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # truncated zip, garbage bytes, a pickle of something else: all unreadable
+            raise InvalidParameter("resume", f"be used with a readable checkpoint: {path} is truncated or not a "
+                                   f"quorumsgd checkpoint ({type(err).__name__})") from None
+        if not isinstance(payload, dict) or payload.get("version") != CHECKPOINT_VERSION:
+            raise InvalidParameter("resume", f"be used with a version-{CHECKPOINT_VERSION} quorumsgd checkpoint",
+                                   str(path))
         saved = TrainConfig.from_dict(payload["config"])
         changed = self.config.differences(saved)
         if changed:
-            raise InvalidParameter("resume", f"the checkpoint's settings (these differ: {', '.join(changed)})")
+            raise InvalidParameter("resume", f"keep the checkpoint's settings (these differ: {', '.join(changed)})")
+        if int(payload["epoch"]) > self.config.epochs:
+            raise InvalidParameter("epochs", f"be at least the {int(payload['epoch'])} epochs already run in "
+                                   f"{self.out_dir} to resume it", self.config.epochs)
         self.epoch, self.step_count = int(payload["epoch"]), int(payload["step_count"])
         self.local_ids = [int(i) for i in payload["local_ids"]]
         self.active = np.array(payload["active"], dtype=bool)

@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -48,6 +48,12 @@ class ClaimResult:
 
         return clean({"claim": self.claim, "statement": self.statement, "verdict": self.verdict,
                       "evidence": self.evidence, "numbers": self.numbers, "plot": self.plot})
+
+
+def _sized(settings: Settings | None, **sizes: Any) -> Settings:
+    """A claim's own simulation sizes, run where the command asked (backend, device, dtype, seed)."""
+    where = settings or Settings()
+    return replace(Settings(**sizes), backend=where.backend, device=where.device, dtype=where.dtype, seed=where.seed)
 
 
 def _plot(out: Path | None, name: str, draw: Callable[[Any], None]) -> str | None:
@@ -119,7 +125,7 @@ def claim_c3(out: Path | None, settings: Settings | None = None) -> ClaimResult:
     """C3: E|eps| obeys (31) and vanishes as k grows."""
     ks = [0.5, 2.0, 8.0]
     base = Problem.logcosh(dim=3, strong_convexity=0.5, curvature=2.0, n_agents=8, lr=0.3)
-    res = [check_thm3_2(base.replace(coupling=k), Settings(sims=64, window=10.0)) for k in ks]
+    res = [check_thm3_2(base.replace(coupling=k), _sized(settings, sims=64, window=10.0)) for k in ks]
     measured = [r.measured for r in res]
     ok = all(r.verdict == "holds" for r in res) and all(np.diff(measured) < 0)
     plot = _plot(out, "claim_C3.png", lambda ax: (ax.plot(ks, measured, "s-", label="E|ε| measured"),
@@ -142,7 +148,7 @@ def claim_c4(out: Path | None, settings: Settings | None = None) -> ClaimResult:
     beats = bounds.thm5_1(n_agents=16, coupling=10.0, **kw).value < sgd
     from quorumsgd.verify.checks import run_check
 
-    measured = run_check("thm5.1", settings=Settings(sims=64, window=10.0))
+    measured = run_check("thm5.1", settings=_sized(settings, sims=64, window=10.0))
     ok = bool(np.all(np.diff(t1) < 0) and np.allclose(t2 * np.sqrt(p), t2[0]) and beats and measured.verdict == "holds")
     return ClaimResult("C4", "QSGD bound (47): term 1 falls with k, term 2 ~ 1/sqrt(p), beats SGD by sqrt(p) plus a term",
                        "supported" if ok else "not supported",
@@ -187,7 +193,7 @@ def claim_c7(out: Path | None, settings: Settings | None = None) -> ClaimResult:
     """C7: the time-average variance is optimal and independent of k; invariant to a common preconditioner."""
     ks = [0.0, 1.0, 10.0]
     base = Problem.quadratic(dim=4, strong_convexity=1.0, smoothness=1.0, n_agents=4, lr=0.1)
-    res = [check_lemma5_5(base.replace(coupling=k), Settings(sims=2000)) for k in ks]
+    res = [check_lemma5_5(base.replace(coupling=k), _sized(settings, sims=2000)) for k in ks]
     vals = [r.measured for r in res]
     errs = [r.stderr for r in res]
     exact = res[0].details["exact_finite_time"]  # the same for every k: the coupling cancels in x_bar

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
+from dataclasses import replace
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from quorumsgd.clikit import Interrupted, dumps, output_dir
 from quorumsgd.errors import InvalidParameter
 from quorumsgd.verify.checks import CHECKS, run_check
 from quorumsgd.verify.claims import CLAIMS
 from quorumsgd.verify.report import Sweep, print_table, quick_settings, run_sweep, write_report
+from quorumsgd.verify.result import CheckResult
 
 SWEEPS = (("thm5.1", "n_agents", (1, 2, 4, 8, 16, 32)), ("thm5.1", "coupling", (0.0, 0.3, 1.0, 3.0, 10.0)),
           ("lemma3.1", "n_agents", (2, 4, 8, 16, 32)), ("lemma3.1", "coupling", (0.3, 1.0, 3.0, 10.0)))
@@ -23,48 +26,58 @@ def verify_command(
     thorough: bool = typer.Option(False, "--thorough", help="more simulations, longer windows, finer steps"),
     device: str = typer.Option("cpu", "--device", help="cpu, or cuda to simulate with torch on the GPU"),
     json_: bool = typer.Option(False, "--json", help="print one JSON object instead of the table"),
-    out: Path = typer.Option(Path("report"), "--out", help="report folder (Markdown, PNG plots, JSON)"),
+    out_arg: str = typer.Option("report", "--out", help="report folder (Markdown, PNG plots, JSON)"),
     only: str | None = typer.Option(None, "--only", help="run one check (e.g. thm5.1) or claim (e.g. C4)"),
 ) -> None:
-    """Measure every bound of the paper against its derivation; exit 1 if any bound is violated."""
+    """Measure every bound of the paper against its derivation; exit 1 if any bound is violated.
+
+    On Ctrl-C the report of what finished is written (marked ``interrupted``) and the exit code is 130.
+    """
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
         raise InvalidParameter("--device", "be cpu or cuda", device)
+    if only is not None and only not in CHECKS and only not in CLAIMS:
+        raise InvalidParameter("--only", f"be one of {', '.join([*CHECKS, *CLAIMS])}", only)
+    out = output_dir(out_arg)
     if device.startswith("cuda"):
         import torch
 
         if not torch.cuda.is_available():
             raise InvalidParameter("--device", "be cpu on a machine without CUDA", device)
-    if only is not None and only not in CHECKS and only not in CLAIMS:
-        raise InvalidParameter("--only", f"be one of {', '.join([*CHECKS, *CLAIMS])}", only)
     settings = quick_settings(thorough, None if device == "cpu" else device)
     checks = [only] if only in CHECKS else ([] if only in CLAIMS else list(CHECKS))
     claims = [only] if only in CLAIMS else ([] if only in CHECKS else list(CLAIMS))
     sweeps = [] if only is not None else list(SWEEPS)
     console = Console(stderr=json_)
     total = len(checks) + len(claims) + sum(len(v) for _, _, v in sweeps)
-    results, claim_results, sweep_results = [], [], []
-    sweep_settings = settings if thorough else type(settings)(**{**settings.__dict__, "sims": 64, "window": 10.0})
+    results: list[CheckResult] = []
+    claim_results: list[Any] = []
+    sweep_results: list[Sweep] = []
+    sweep_settings = settings if thorough else replace(settings, sims=64, window=10.0)
+    interrupted = False
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=json_ or not sys.stderr.isatty()) as progress:
         task = progress.add_task("verifying", total=total)
-        for name in checks:
-            progress.update(task, description=f"check {name}")
-            results.append(run_check(name, settings=settings))
-            progress.advance(task)
-        for check, field_name, values in sweeps:
-            progress.update(task, description=f"sweep {check} over {field_name}")
-            sweep_results.append(run_sweep(check, field_name, values, sweep_settings,
-                                           on_done=lambda: progress.advance(task)))
-        for name in claims:
-            progress.update(task, description=f"claim {name}")
-            claim_results.append(CLAIMS[name](out))
-            progress.advance(task)
-    payload = write_report(out, results + [r for s in sweep_results for r in s.results], claim_results,
-                           sweep_results)
-    violated = [r for r in results + [r for s in sweep_results for r in s.results] if r.verdict == "violated"]
+        try:
+            for name in checks:
+                progress.update(task, description=f"check {name}")
+                results.append(run_check(name, settings=settings))
+                progress.advance(task)
+            for check, field_name, values in sweeps:
+                progress.update(task, description=f"sweep {check} over {field_name}")
+                run_sweep(check, field_name, values, sweep_settings, on_done=lambda: progress.advance(task),
+                          into=sweep_results)
+            for name in claims:
+                progress.update(task, description=f"claim {name}")
+                claim_results.append(CLAIMS[name](out, settings))
+                progress.advance(task)
+        except KeyboardInterrupt:  # keep what finished: the report below is written and marked interrupted
+            interrupted = True
+    sweep_checks = [r for s in sweep_results for r in s.results]
+    payload = write_report(out, results + sweep_checks, claim_results, sweep_results, interrupted=interrupted)
+    violated = [r for r in results + sweep_checks if r.verdict == "violated"]
     if json_:
-        print(json.dumps({**payload, "checks": [r.to_json() for r in results],
-                          "sweep_checks": payload["checks"][len(results):], "report": str(out)}))
+        print(dumps({**payload, "checks": [r.to_json() for r in results],
+                     "sweep_checks": payload["checks"][len(results):], "report": str(out)}, where="verify"))
     else:
         print_table(console, results)
         _print_sweeps(console, sweep_results)
@@ -75,13 +88,18 @@ def verify_command(
             console.print(f"[bold red]VIOLATED[/] {r.name}: measured {r.measured:.6g} (lower confidence "
                           f"{r.lower_confidence:.6g}) > bound {r.bound:.6g}; reproduce with {json.dumps(r.params)}",
                           soft_wrap=True)
-        console.print(f"report written to {out}/report.md")
+        if not interrupted:
+            console.print(f"report written to {out}/report.md")
+    if interrupted:
+        done = len(results) + len(sweep_checks) + len(claim_results)
+        raise Interrupted(f"interrupted: {done} of {total} checks, sweep points and claims finished; partial "
+                          f"report in {out}/report.md")
     if violated:
         raise typer.Exit(1)
 
 
 def _print_sweeps(console: Console, sweeps: list[Sweep]) -> None:
-    for sw in sweeps:
+    for sw in (s for s in sweeps if s.results):
         tight = [r.tightness for r in sw.results]
         verdicts = {v: sum(r.verdict == v for r in sw.results) for v in ("holds", "inconclusive", "violated")}
         console.print(f"sweep {sw.check} over {sw.field} {sw.values}: tightness "

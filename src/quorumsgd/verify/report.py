@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -35,28 +36,45 @@ class Sweep:
 
 
 def run_sweep(check: str, field_name: str, values: Sequence[float], settings: Settings,
-              on_done: Callable[[], None] | None = None) -> Sweep:
+              on_done: Callable[[], None] | None = None, into: list[Sweep] | None = None) -> Sweep:
+    """Run ``check`` at each value of ``field_name``. With ``into``, the sweep is appended before its first
+    point, so an interrupt leaves the finished points there."""
     base = default_problem(check)
-    results = []
+    sweep = Sweep(check, field_name, [float(v) for v in values])
+    if into is not None:
+        into.append(sweep)
     for v in values:  # a handful of parameter points; each point is one vectorized ensemble run
         problem = base.replace(**{field_name: int(v) if field_name == "n_agents" else float(v)})
-        results.append(run_check(check, problem, settings))
+        sweep.results.append(run_check(check, problem, settings))
         if on_done:
             on_done()
-    return Sweep(check, field_name, [float(v) for v in values], results)
+    return sweep
+
+
+WIDE = 110
+"""Terminal columns from which the table shows the statistic column (narrower: a legend below the table)."""
 
 
 def print_table(console: Console, checks: Sequence[CheckResult], title: str = "quorumsgd verify") -> None:
-    table = Table(title=title)
-    for col, justify in (("theorem", "left"), ("statistic", "left"), ("bound", "right"), ("measured", "right"),
-                         ("upper conf.", "right"), ("tightness", "right"), ("verdict", "left")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    """The checks as a table; below :data:`WIDE` columns the statistics move to a legend (never wrapped)."""
+    if not checks:
+        return
+    wide = console.width >= WIDE
+    table = Table(title=title, box=box.HEAVY_HEAD if wide else box.SIMPLE_HEAD)
+    columns = [("theorem", "left"), ("statistic", "left"), ("bound", "right"), ("measured", "right"),
+               ("upper conf.", "right"), ("tightness", "right"), ("verdict", "left")]
+    for col, justify in columns if wide else [c for c in columns if c[0] != "statistic"]:
+        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     colors = {"holds": "green", "violated": "bold red", "inconclusive": "yellow"}
     for r in checks:
-        table.add_row(r.name, r.statistic, f"{r.bound:.4g}", f"{r.measured:.4g}", f"{r.upper_confidence:.4g}"
-                      if r.direction == "upper" else f"(lcb) {r.lower_confidence:.4g}",
-                      f"{r.tightness:.3f}", f"[{colors[r.verdict]}]{r.verdict}[/]")
+        cells = [r.name, r.statistic, f"{r.bound:.4g}", f"{r.measured:.4g}", f"{r.upper_confidence:.4g}"
+                 if r.direction == "upper" else f"(lcb) {r.lower_confidence:.4g}",
+                 f"{r.tightness:.3f}", f"[{colors[r.verdict]}]{r.verdict}[/]"]
+        table.add_row(*(cells if wide else cells[:1] + cells[2:]))
     console.print(table)
+    if not wide:
+        for r in checks:
+            console.print(f"  {r.name}: {r.statistic}", markup=False, highlight=False, soft_wrap=True)
 
 
 def plot_sweep(sweep: Sweep, path: Path) -> None:
@@ -65,7 +83,7 @@ def plot_sweep(sweep: Sweep, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    x = np.asarray(sweep.values)
+    x = np.asarray(sweep.values[: len(sweep.results)])  # an interrupted sweep: the points that finished
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     ax.plot(x, [r.bound for r in sweep.results], "o-", label=f"bound ({sweep.check})")
     ax.plot(x, [r.measured for r in sweep.results], "s-", label="measured")
@@ -83,8 +101,10 @@ def plot_sweep(sweep: Sweep, path: Path) -> None:
 
 
 def _markdown(checks: Sequence[CheckResult], claims: Sequence[Any], sweeps: Sequence[Sweep],
-              plots: dict[str, str]) -> str:
-    lines = ["# quorumsgd verification report", "",
+              plots: dict[str, str], interrupted: bool = False) -> str:
+    lines = ["# quorumsgd verification report" + (" (interrupted: partial)" if interrupted else ""), "",
+             *(["**Interrupted**: only the checks, sweep points and claims below finished.", ""]
+               if interrupted else []),
              "Measured stationary statistics against the bounds derived in `quorumsgd.bounds`. "
              "`holds`: upper confidence bound <= bound; `violated`: lower confidence bound > bound.", "",
              "| theorem | statistic | bound | measured | upper conf. | tightness | verdict |",
@@ -109,11 +129,15 @@ def _markdown(checks: Sequence[CheckResult], claims: Sequence[Any], sweeps: Sequ
     return "\n".join(lines) + "\n"
 
 
-def write_report(out: Path, checks: Sequence[CheckResult], claims: Sequence[Any], sweeps: Sequence[Sweep]) -> dict[str, Any]:
-    """Write ``report.md``, ``report.json`` and the PNG plots into ``out``; return the JSON object."""
+def write_report(out: Path, checks: Sequence[CheckResult], claims: Sequence[Any], sweeps: Sequence[Sweep],
+                 interrupted: bool = False) -> dict[str, Any]:
+    """Write ``report.md``, ``report.json`` and the PNG plots into ``out``; return the JSON object.
+
+    ``interrupted`` marks a partial report (Ctrl-C): ``"interrupted": true`` in the JSON, a note in Markdown.
+    """
     out.mkdir(parents=True, exist_ok=True)
     plots: dict[str, str] = {}
-    for sw in sweeps:
+    for sw in (s for s in sweeps if s.results):
         name = f"{sw.check.replace('.', '_').replace(':', '_')}_vs_{sw.field}.png"
         plot_sweep(sw, out / name)
         plots[f"{sw.check} vs {sw.field}"] = name
@@ -126,9 +150,10 @@ def write_report(out: Path, checks: Sequence[CheckResult], claims: Sequence[Any]
         "sweeps": [s.to_json() for s in sweeps],
         "plots": plots,
         "violations": [r.name for r in checks if r.verdict == "violated"],
+        "interrupted": interrupted,
     }
-    (out / "report.json").write_text(json.dumps(payload, indent=1))
-    (out / "report.md").write_text(_markdown(checks, claims, sweeps, plots))
+    (out / "report.json").write_text(json.dumps(payload, indent=1, allow_nan=False))
+    (out / "report.md").write_text(_markdown(checks, claims, sweeps, plots, interrupted))
     return payload
 
 
