@@ -72,7 +72,7 @@ def test_cached_theorem_evaluates_like_the_derivation(name: str) -> None:
         pytest.skip("theorems with a prepare hook are evaluated in-process, not from the cache")
     rebuilt = NumericTheorem.from_dict(json.loads(json.dumps(theorem.numeric.to_dict())))
     assert rebuilt.namespace is not None and rebuilt.function_override is None
-    params, _ = INDEPENDENT[name]
+    params = INDEPENDENT[name]
     scaled = {k: np.asarray(v) * np.array([1.0, 1.5]) if k not in ("n_agents", "dim", "batch_size") else v
               for k, v in params.items()}
     for point in (params, scaled):
