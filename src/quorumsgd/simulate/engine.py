@@ -48,15 +48,19 @@ from quorumsgd.objectives.base import Objective
 from quorumsgd.objectives.noise import NoiseModel
 from quorumsgd.objectives.quadratic import Quadratic
 from quorumsgd.simulate.backend import Array, Backend
+from quorumsgd.simulate.control_variate import LinearizedControl
 from quorumsgd.simulate.layout import StateLayout
 from quorumsgd.simulate.measures import MEASURES, REQUIRED_FIELDS, Measure, MeasureContext
 from quorumsgd.simulate.noise_stream import NoiseStream
 from quorumsgd.simulate.oracle import linearize, psd_factor
 from quorumsgd.simulate.result import EnsembleResult
 from quorumsgd.simulate.schedules import burn_in_steps
-from quorumsgd.simulate.statistics import TimeAverage, summarize
+from quorumsgd.simulate.statistics import TimeAverage, shift_summary, summarize
 
 DEFAULT_STATS = ("center_error", "spread")
+
+CV_SCHEMES = {"cv": "continuous", "euler_cv": "euler"}
+"""Euler--Maruyama with the linearized system as control variate, and the law its expectations come from."""
 
 Progress = Callable[[int, int], None]
 """``progress(steps_done, steps_total)``, called after every block of steps."""
@@ -119,17 +123,44 @@ class _Run:
         x0 = _initial_positions(kw["x0"], self.sims, self.n_agents, self.dim, kw["seed"])
         self.state = {k: b.copy(b.asarray(v)) for k, v in algorithm.init(b.asarray(x0), SIM_OPS).items()}
         self.grad = objective.grad
+        self.control: LinearizedControl | None = None
+        self.ystate: dict[str, Array] = {}
+        if self.scheme in CV_SCHEMES:
+            self._setup_control(x0)
         self._setup_noise()
         self.live = b.asarray(np.ones(self.sims, dtype=bool), dtype="bool")
         self.diverged_at = np.full(self.sims, -1, dtype=np.int64)
         self.ctx = MeasureContext(objective, kw["minimizer"], SIM_OPS)
         self.measures: list[tuple[str, Measure]] = kw["measures"]
         self.accum = {name: TimeAverage(b, self.sims, kw["time_batches"]) for name, _ in self.measures}
+        # Controlled statistics also keep their plain time averages: the variance ratio is reported.
+        self.accum_plain = {name: TimeAverage(b, self.sims, kw["time_batches"]) for name in self.cv_expect}
         self.trace_every = kw["trace_every"]
         self.trace_steps: list[int] = []
         self.trace_values: dict[str, list[Array]] = {name: [] for name, _ in self.measures}
         self.ta_sum = b.zeros((self.sims, self.dim), dtype="float64") if kw["time_average"] else None
         self.scratch: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------------------- control variate
+    def _setup_control(self, x0: np.ndarray) -> None:
+        """The linearized system Y beside X (:mod:`quorumsgd.simulate.control_variate`)."""
+        kw, b = self.kw, self.backend
+        self.control = c = LinearizedControl.build(self.alg, self.objective, self.noise, self.n_agents, kw["lr"],
+                                                   kw["batch_size"], self.dt, kw["minimizer"])
+        flat = c.draw_start(self.sims, kw["seed"])
+        self.ystate = {k: b.copy(b.asarray(v)) for k, v in c.layout.unflatten(flat).items()}
+        self.ygrad = c.objective.grad
+        self.yctx = MeasureContext(c.objective, c.x_star, SIM_OPS)
+
+    @property
+    def cv_expect(self) -> dict[str, float]:
+        """Exact expectations of the controlled statistics (empty without a control variate)."""
+        if self.control is None:
+            return {}
+        if not hasattr(self, "_cv_expect"):
+            self._cv_expect = self.control.expectations([n for n, _ in self.kw["measures"]],
+                                                        CV_SCHEMES[self.scheme])
+        return self._cv_expect
 
     # ------------------------------------------------------------------------------------------ noise
     def _setup_noise(self) -> None:
@@ -200,7 +231,18 @@ class _Run:
         if z is not None and not self.constant_noise:
             x = state["x"]  # B is evaluated at the pre-step state (Ito / Euler--Maruyama)
             inc = self.noise.apply(x, z) * self._scale_like(x)
-        drift = self.alg.drift(state, self.grad, SIM_OPS, k * self.dt)
+        self._euler_update(state, self.grad, inc, k)
+
+    def _cv_step(self, k: int, z: Array | None) -> None:
+        """X and its linearization Y, one Euler--Maruyama step each on the same base variates."""
+        yinc = z
+        if z is not None and not self.constant_noise:
+            yinc = self.control.noise.apply(None, z) * self._scale_like(z)  # B(x*) z
+        self._euler_step(k, z)
+        self._euler_update(self.ystate, self.ygrad, yinc, k)
+
+    def _euler_update(self, state: dict[str, Array], grad: Any, inc: Array | None, k: int) -> None:
+        drift = self.alg.drift(state, grad, SIM_OPS, k * self.dt)
         dt = self.dt
         for name, d in drift.items():
             if d is state[name]:
@@ -247,7 +289,11 @@ class _Run:
         for name, fn in self.measures:
             values = fn(self.state, self.ctx)
             if in_window:
-                self.accum[name].add(values, batch)
+                if name in self.cv_expect:
+                    self.accum_plain[name].add(values, batch)
+                    self.accum[name].add(values - fn(self.ystate, self.yctx), batch)
+                else:
+                    self.accum[name].add(values, batch)
             if in_trace:
                 self.trace_values[name].append(self._live_mean(values))
         if in_trace:
@@ -297,7 +343,8 @@ class _Run:
         if self.scheme == "exact":
             self.layout = StateLayout.of(self.state) if not hasattr(self, "layout") else self.layout
             self.flat = self.layout.flatten(self.state)
-        step = {"euler": self._euler_step, "discrete": self._discrete_step, "exact": self._exact_step}[self.scheme]
+        step = {"euler": self._euler_step, "discrete": self._discrete_step, "exact": self._exact_step,
+                "cv": self._cv_step, "euler_cv": self._cv_step}[self.scheme]
         check_every = kw["check_every"]
         if self.trace_every is not None:
             self._record(0)
@@ -338,10 +385,14 @@ class _Run:
         b, conf = self.backend, self.kw["confidence"]
         self._sync_state()
         live = b.bool_to_numpy(self.live)
-        stationary = {}
+        stationary, plain = {}, {}
         if self.steps > self.burn_in:
             stationary = {name: acc.summary(name, live, conf) for name, acc in self.accum.items()
                           if acc.counts.sum() > 0}
+            for name, expectation in self.cv_expect.items():
+                if name in stationary:  # mean(g(X) - g(Y)) + E g(Y): shift the estimate, keep its error
+                    plain[name] = self.accum_plain[name].summary(name, live, conf)
+                    stationary[name] = shift_summary(stationary[name], expectation, plain[name].std)
         final = {name: summarize(name, b.to_numpy(b.float64(fn(self.state, self.ctx)))[live], conf)
                  for name, fn in self.measures}
         final_state = {}
@@ -359,8 +410,11 @@ class _Run:
         params.update(dim=self.dim, backend=b.name, dtype=b.dtype, device=b.device,
                       algorithm=repr(self.alg), objective=repr(self.objective), noise=repr(self.noise),
                       scheme=self.scheme)
+        if self.control is not None:
+            params["control_variate"] = {"target": CV_SCHEMES[self.scheme], "expectations": dict(self.cv_expect)}
         return EnsembleResult(stationary, final, final_state, ~live, self.diverged_at,
-                              np.asarray(self.trace_steps, dtype=np.int64), trace, ta, params, elapsed)
+                              np.asarray(self.trace_steps, dtype=np.int64), trace, ta, params, elapsed,
+                              stationary_plain=plain)
 
 
 def run_ensemble(
@@ -425,7 +479,12 @@ def run_ensemble(
         seed: reproducibility (same seed and settings, same numbers on CPU, for numpy and torch alike).
         noise_values: inject the base variates instead of drawing them, shape ``(steps, sims, agents, dim)``
             (``(steps, sims, N)`` for ``scheme="exact"``).
-        scheme: ``"euler"`` or ``"exact"`` (quadratic objective and constant noise only).
+        scheme: ``"euler"`` (plain Euler--Maruyama), ``"exact"`` (quadratic objective and constant noise only),
+            ``"cv"`` or ``"euler_cv"`` (Euler--Maruyama with the linearized system at the minimizer as control
+            variate, :mod:`quorumsgd.simulate.control_variate`: the stationary statistics with a Gaussian closed
+            form get the variance of :math:`g(\mathbf X)-g(\mathbf Y)`; ``"cv"`` also removes the linear part's
+            step bias, ``"euler_cv"`` is exactly unbiased for ``"euler"``'s expectation). Plain time averages
+            of controlled statistics are in ``EnsembleResult.stationary_plain``.
         lr_schedule: ``step -> lr`` for discrete iterations (e.g. :func:`~quorumsgd.simulate.schedules.halving_schedule`).
         gains: SD-QSGD hook ``(state, step, scratch) -> gains (sims, agents, 1)`` for discrete iterations
             with ``pull="state_dependent"`` (e.g. :class:`~quorumsgd.simulate.schedules.BestAgentGains`).
@@ -506,8 +565,8 @@ def _validate(algorithm: Any, objective: Objective, noise: NoiseModel | None, gi
                 raise InvalidParameter("lr", "given (it sets the SDE noise sqrt(lr/batch_size))", None,
                                        "run_ensemble")
             kw["lr"] = _agent_param(kw["lr"], n_agents, "lr")
-        if kw["scheme"] not in ("euler", "exact"):
-            raise InvalidParameter("scheme", "'euler' or 'exact'", kw["scheme"], "run_ensemble")
+        if kw["scheme"] not in ("euler", "exact", *CV_SCHEMES):
+            raise InvalidParameter("scheme", "'euler', 'exact', 'cv' or 'euler_cv'", kw["scheme"], "run_ensemble")
         if kw["scheme"] == "exact":
             if not isinstance(objective, Quadratic) or (noise is not None and noise.state_dependent):
                 raise InvalidParameter("scheme", "'euler' unless the objective is Quadratic and the noise "

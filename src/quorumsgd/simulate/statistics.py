@@ -79,6 +79,12 @@ def summarize(name: str, samples: np.ndarray, confidence: float = 0.95, kind: st
                        float(sd if std is None else std), confidence, x)
 
 
+def shift_summary(s: StatSummary, offset: float, std: float | None = None) -> StatSummary:
+    """``s`` for the statistic plus a known constant (a control variate's exact expectation)."""
+    return StatSummary(s.name, s.kind, s.mean + offset, s.stderr, s.ucb + offset, s.lcb + offset, s.n,
+                       s.std if std is None else std, s.confidence, s.samples + offset)
+
+
 class TimeAverage:
     """Per-simulation running sums of a statistic over the recorded steps, in float64 on the device.
 
