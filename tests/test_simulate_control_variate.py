@@ -102,3 +102,58 @@ def test_cv_errors_are_one_line():
         run_ensemble(QSGD(coupling=1.0), F_LOG, NOISE_MOD, steps=10, dt=5.0, scheme="cv", **{**RUN, "burn_in": 0})
     with pytest.raises(InvalidParameter, match="scheme"):
         run_ensemble(QSGD(coupling=1.0), F_LOG, NOISE_MOD, steps=10, dt=0.05, scheme="nope", **{**RUN, "burn_in": 0})
+
+
+# --- weak (Rademacher) increments -------------------------------------------------------------------------------
+
+
+def test_rademacher_stream_is_pm_scale_balanced_and_reproducible():
+    from quorumsgd.simulate import NoiseStream
+    from quorumsgd.simulate.backend import Backend
+
+    def draw(seed):
+        s = NoiseStream(Backend.make(), (5, 3, 3), 7, seed=seed, distribution="rademacher", block_steps=3,
+                        scale=0.5)
+        return np.concatenate([b.copy() for _, b in s.blocks()])
+
+    a = draw(1)
+    assert set(np.unique(a).tolist()) == {-0.5, 0.5}
+    assert np.array_equal(a, draw(1)) and not np.array_equal(a, draw(2))
+    big = NoiseStream(Backend.make(), (1000, 8, 10), 20, seed=3, distribution="rademacher")
+    z = np.concatenate([b.copy() for _, b in big.blocks()]).reshape(-1, 10)
+    n = z.shape[0]
+    assert np.all(np.abs(z.mean(0)) <= Z / np.sqrt(n))  # mean 0, variance 1 exactly: std of the mean 1/sqrt(n)
+    assert np.all(np.abs(np.corrcoef(z.T) - np.eye(10)) <= Z / np.sqrt(n))
+
+
+@pytest.mark.parametrize("scheme", ["euler", "cv"])
+def test_rademacher_euler_has_the_euler_chain_second_moments(scheme):
+    """On a linear system the stationary mean and covariance depend on the increments' covariance only."""
+    f = Quadratic.random(3, 0.5, 2.0, seed=2)
+    noise = GaussianNoise(3, cov=np.diag([0.2, 0.5, 0.3]))
+    alg, dt = QSGD(coupling=1.0), 0.05
+    sde = linearize(alg, f, 4, noise, 0.2, 1.0)
+    law = GaussianLaw(*(sde.euler(dt).stationary() if scheme == "euler" else (sde.stationary().mean,
+                                                                                sde.stationary().cov)), sde.layout)
+    r = run_ensemble(alg, f, noise, steps=1600, dt=dt, increments="rademacher", scheme=scheme,
+                     stats=("center_error_sq", "spread"), **RUN)
+    for name, exact in (("spread", law.expected_spread()),
+                        ("center_error_sq", law.expected_center_error_sq(f.minimizer))):
+        s = r.stationary[name]
+        assert abs(s.mean - exact) <= Z * s.stderr + 1e-9 * exact, (name, s.mean, exact)
+
+
+def test_rademacher_errors():
+    from quorumsgd.algorithms import qsgd_iteration
+    from quorumsgd.objectives import UniformNoise
+
+    f = Quadratic.isotropic(2)
+    with pytest.raises(InvalidParameter, match="increments"):
+        run_ensemble(QSGD(), f, GaussianNoise.isotropic(2, 1.0), n_agents=2, sims=2, steps=3, dt=0.1, lr=0.1,
+                     scheme="exact", increments="rademacher")
+    with pytest.raises(InvalidParameter, match="increments"):
+        run_ensemble(qsgd_iteration(lr=0.1, coupling=1.0), f, UniformNoise(2, 1.0), n_agents=2, sims=2, steps=3,
+                     increments="rademacher")
+    with pytest.raises(InvalidParameter, match="increments"):
+        run_ensemble(QSGD(), f, GaussianNoise.isotropic(2, 1.0), n_agents=2, sims=2, steps=3, dt=0.1, lr=0.1,
+                     increments="bits")

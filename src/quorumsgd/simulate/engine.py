@@ -207,7 +207,7 @@ class _Run:
                     return scaled(noise.apply_inplace(z))
             else:
                 transform = None  # B(x) needs the state: applied in the step
-            distribution = noise.distribution
+            distribution = "rademacher" if kw["increments"] == "rademacher" else noise.distribution
         self.stream = NoiseStream(b, step_shape, self.steps, seed=kw["seed"], distribution=distribution,
                                   block_steps=kw["block_steps"], streams=kw["streams"], transform=transform,
                                   injected=kw["noise_values"], rng=kw["rng"], scale=gen_scale)
@@ -444,6 +444,7 @@ def run_ensemble(
     seed: int = 0,
     noise_values: Any = None,
     scheme: str = "euler",
+    increments: str = "gaussian",
     lr_schedule: Callable[[int], Any] | None = None,
     gains: Callable[[dict[str, Array], int, dict[str, Any]], Array] | None = None,
     minimizer: np.ndarray | None = None,
@@ -485,6 +486,11 @@ def run_ensemble(
             form get the variance of :math:`g(\mathbf X)-g(\mathbf Y)`; ``"cv"`` also removes the linear part's
             step bias, ``"euler_cv"`` is exactly unbiased for ``"euler"``'s expectation). Plain time averages
             of controlled statistics are in ``EnsembleResult.stationary_plain``.
+        increments: ``"gaussian"`` or ``"rademacher"`` (continuous schemes ``"euler"``, ``"cv"``, ``"euler_cv"``
+            with Gaussian noise): the base variates :math:`\mathbf z` of the Brownian increments are :math:`\pm1`
+            with probability 1/2, the same mean and covariance as a Gaussian, hence the same weak order 1 for
+            expectations (exactly the same stationary first and second moments on a linear system) at a third
+            of the generator's cost.
         lr_schedule: ``step -> lr`` for discrete iterations (e.g. :func:`~quorumsgd.simulate.schedules.halving_schedule`).
         gains: SD-QSGD hook ``(state, step, scratch) -> gains (sims, agents, 1)`` for discrete iterations
             with ``pull="state_dependent"`` (e.g. :class:`~quorumsgd.simulate.schedules.BestAgentGains`).
@@ -586,6 +592,13 @@ def _validate(algorithm: Any, objective: Objective, noise: NoiseModel | None, gi
             raise InvalidParameter("noise_values", "used with a noise model", shape, "run_ensemble")
         if shape != want:
             raise InvalidParameter("noise_values", f"shape {want}", shape, "run_ensemble")
+    if kw["increments"] not in ("gaussian", "rademacher"):
+        raise InvalidParameter("increments", "'gaussian' or 'rademacher'", kw["increments"], "run_ensemble")
+    if kw["increments"] == "rademacher" and (discrete or kw["scheme"] == "exact" or noise is None
+                                             or noise.distribution != "normal"):
+        raise InvalidParameter("increments", "'gaussian' unless a continuous algorithm with Gaussian noise runs "
+                               "an Euler scheme (weak increments replace Brownian increments only)",
+                               kw["increments"], "run_ensemble")
     if kw["rng"] not in ("torch", "numpy"):
         raise InvalidParameter("rng", "'torch' or 'numpy'", kw["rng"], "run_ensemble")
     return kw

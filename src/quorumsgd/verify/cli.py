@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -25,6 +26,8 @@ def verify_command(
     json_: bool = typer.Option(False, "--json", help="print one JSON object instead of the table"),
     out: Path = typer.Option(Path("report"), "--out", help="report folder (Markdown, PNG plots, JSON)"),
     only: str | None = typer.Option(None, "--only", help="run one check (e.g. thm5.1) or claim (e.g. C4)"),
+    plain: bool = typer.Option(False, "--plain", help="no control variates: plain Euler--Maruyama where the "
+                               "default uses the linearized system (slower; for comparison)"),
 ) -> None:
     """Measure every bound of the paper against its derivation; exit 1 if any bound is violated."""
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
@@ -37,6 +40,8 @@ def verify_command(
     if only is not None and only not in CHECKS and only not in CLAIMS:
         raise InvalidParameter("--only", f"be one of {', '.join([*CHECKS, *CLAIMS])}", only)
     settings = quick_settings(thorough, None if device == "cpu" else device)
+    if plain:
+        settings = replace(settings, control_variate=False)
     checks = [only] if only in CHECKS else ([] if only in CLAIMS else list(CHECKS))
     claims = [only] if only in CLAIMS else ([] if only in CHECKS else list(CLAIMS))
     sweeps = [] if only is not None else list(SWEEPS)
