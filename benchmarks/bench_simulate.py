@@ -46,11 +46,13 @@ def _problem(dim: int) -> tuple[Quadratic, GaussianNoise]:
 
 
 def engine_rate(shape: tuple[int, int, int], steps: int, backend: str = "numpy", device: str | None = None,
-                scheme: str = "euler") -> float:
+                scheme: str = "euler", increments: str = "gaussian", fused: bool | None = None,
+                noise_free: bool = False) -> float:
     sims, agents, dim = shape
     f, noise = _problem(dim)
-    r = run_ensemble(QSGD(coupling=COUPLING), f, noise, n_agents=agents, sims=sims, steps=steps, dt=DT, lr=LR,
-                     stats=(), dtype="float32", backend=backend, device=device, seed=1, scheme=scheme)
+    r = run_ensemble(QSGD(coupling=COUPLING), f, None if noise_free else noise, n_agents=agents, sims=sims,
+                     steps=steps, dt=DT, lr=LR, stats=(), dtype="float32", backend=backend, device=device, seed=1,
+                     scheme=scheme, increments=increments, fused=fused)
     return sims * agents * dim * steps / r.elapsed_s
 
 
@@ -112,7 +114,13 @@ def rng_bound_rate(numbers: int, kind: str) -> float:
     workers = os.cpu_count() or 1
     chunk = 1 << 20
     per_worker = [numbers // workers + (i < numbers % workers) for i in range(workers)]
-    if kind == "numpy":
+    if kind == "rademacher":  # the engine's weak increments: random bytes through a 256 x 8 table
+        from quorumsgd.simulate.noise_stream import _BITS
+
+        table = _BITS.astype(np.float32)
+        gens = [np.random.Generator(np.random.SFC64(i)) for i in range(workers)]
+        bufs = [np.empty(chunk, dtype=np.float32) for _ in range(workers)]
+    elif kind == "numpy":
         gens: list[Any] = [np.random.Generator(np.random.SFC64(i)) for i in range(workers)]
         bufs: list[Any] = [np.empty(chunk, dtype=np.float32) for _ in range(workers)]
     else:
@@ -123,7 +131,10 @@ def rng_bound_rate(numbers: int, kind: str) -> float:
         left = per_worker[i]
         while left > 0:
             n = min(chunk, left)
-            if kind == "numpy":
+            if kind == "rademacher":
+                raw = np.frombuffer(gens[i].bytes(n // 8), dtype=np.uint8)
+                np.take(table, raw, axis=0, out=bufs[i][: n // 8 * 8].reshape(-1, 8))
+            elif kind == "numpy":
                 gens[i].standard_normal(out=bufs[i][:n], dtype=np.float32)
             else:
                 bufs[i][:n].normal_(generator=gens[i])
@@ -155,6 +166,9 @@ def throughput(repeats: int) -> dict[str, Any]:
             rates = {
                 "engine_numpy": engine_rate(shape, p["engine"]),
                 "engine_torch_cpu": engine_rate(shape, p["engine"] // 4, backend="torch"),
+                "engine_rademacher": engine_rate(shape, p["engine"], increments="rademacher"),
+                "engine_array_step": engine_rate(shape, p["engine"], fused=False),
+                "engine_noise_free": engine_rate(shape, p["engine"], noise_free=True),
                 # exact Gaussian transitions of the linear SDE (quadratic objective only): same step count
                 "engine_exact_scheme": engine_rate(shape, p["engine"] // 4 if name == "large" else p["engine"],
                                                    scheme="exact"),
@@ -162,14 +176,22 @@ def throughput(repeats: int) -> dict[str, Any]:
                 "torchsde": torchsde_rate(shape, p["torchsde"]),
                 "rng_numpy_all_cores": rng_bound_rate(int(np.prod(shape)) * p["engine"], "numpy"),
                 "rng_torch_all_cores": rng_bound_rate(int(np.prod(shape)) * p["engine"], "torch"),
+                "rng_rademacher_all_cores": rng_bound_rate(int(np.prod(shape)) * p["engine"], "rademacher"),
             }
             for k, v in rates.items():
                 best[k] = max(best.get(k, 0.0), v)
         bound = max(best["rng_numpy_all_cores"], best["rng_torch_all_cores"])
+        # With weak increments the limit is the arithmetic (one thread: the step) plus the bits (all cores):
+        cores = os.cpu_count() or 1
+        arith, bits = 1.0 / best["engine_noise_free"], cores / best["rng_rademacher_all_cores"]
+        weak_limit = min(1.0 / arith, cores / (arith + bits))
         out[name] = {
             "shape": shape,
             "agent_dim_steps_per_s": best,
             "engine_vs_rng_bound": best["engine_numpy"] / bound,
+            "engine_rademacher_vs_gaussian_rng_bound": best["engine_rademacher"] / bound,
+            "weak_increment_limit": weak_limit,
+            "engine_rademacher_vs_weak_limit": best["engine_rademacher"] / weak_limit,
             "engine_vs_numpy_rng_bound": best["engine_numpy"] / best["rng_numpy_all_cores"],
             "engine_vs_plain_numpy": best["engine_numpy"] / best["plain_numpy"],
             "engine_vs_torchsde": best["engine_numpy"] / best["torchsde"],
@@ -333,7 +355,7 @@ def time_to_accuracy_logcosh(rounds: int = 2) -> dict[str, Any]:
     Euler chain's expectation, with a tiny variance) minus the reference.
     """
     reference, ref_se, _ = _logcosh_run(400, 0.005, "cv", seed=11)
-    coarse, coarse_se, _ = _logcosh_run(400, 0.2, "cv", seed=12)
+    coarse, _, _ = _logcosh_run(400, 0.2, "cv", seed=12)
     euler_bias = {}
     for dt in (0.04, 0.02, 0.01, 0.005):
         m, _, _ = _logcosh_run(200, dt, "euler_cv", seed=13)
@@ -359,14 +381,37 @@ def time_to_accuracy_logcosh(rounds: int = 2) -> dict[str, Any]:
     return out
 
 
+def verify_times(repeats: int) -> dict[str, Any]:
+    """``quorumsgd verify`` on defaults against ``--plain`` (the path without control variates), interleaved."""
+    import subprocess
+    import tempfile
+
+    best = {"verify_default_s": float("inf"), "verify_default_s_before": float("inf")}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(repeats):
+            for key, extra in (("verify_default_s_before", ["--plain"]), ("verify_default_s", [])):
+                t0 = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "quorumsgd.cli", "verify", "--out", f"{tmp}/r", *extra],
+                               check=True, capture_output=True)
+                best[key] = min(best[key], time.perf_counter() - t0)
+    return best
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=str, default=None)
     parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--skip-verify", action="store_true")
     args = parser.parse_args(argv)
-    result: dict[str, Any] = {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+    result: dict[str, Any] = {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                              "load_average_start": os.getloadavg()}
     result["throughput"] = throughput(args.repeats)
+    large, small = result["throughput"]["large"], result["throughput"]["small"]
+    result["rng_bound_fraction"] = large["engine_vs_rng_bound"]
+    result["rng_bound_fraction_rademacher"] = large["engine_rademacher_vs_gaussian_rng_bound"]
+    result["weak_increment_limit_fraction"] = large["engine_rademacher_vs_weak_limit"]
+    result["torchsde_small_ratio"] = small["engine_vs_torchsde"]
     for name, r in result["throughput"].items():
         if name == "cuda_large":
             print(f"[cuda] engine {r['engine_torch_cuda'] / 1e6:.0f} M/s, RNG {r['rng_cuda'] / 1e6:.0f} M/s")
@@ -393,6 +438,11 @@ def main(argv: list[str] | None = None) -> int:
             r = ttl[name]
             print(f"  {name}: {r['seconds']:.2f} s ({r['sims']} sims), half-width {r['relative_halfwidth']:.4f}, "
                   f"error vs reference {r['relative_error']:+.4f}, speedup {r['speedup_vs_baseline']:.1f}x")
+    if not args.skip_verify:
+        result.update(verify_times(args.repeats))
+        print(f"[quorumsgd verify] {result['verify_default_s']:.1f} s, plain path {result['verify_default_s_before']:.1f}"
+              f" s (ratio {result['verify_default_s'] / result['verify_default_s_before']:.2f})")
+    result["load_average_end"] = os.getloadavg()
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=1)

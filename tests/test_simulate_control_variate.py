@@ -157,3 +157,24 @@ def test_rademacher_errors():
     with pytest.raises(InvalidParameter, match="increments"):
         run_ensemble(QSGD(), f, GaussianNoise.isotropic(2, 1.0), n_agents=2, sims=2, steps=3, dt=0.1, lr=0.1,
                      increments="bits")
+
+
+# --- the fused affine step ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("alg", [QSGD(coupling=1.5), EASGD(coupling=0.7), MomentumQSGD(coupling=1.0, damping=2.0)])
+def test_fused_affine_step_agrees_with_the_array_step(alg):
+    f = Quadratic.random(3, 0.5, 2.0, seed=4)
+    noise = GaussianNoise(3, cov=np.diag([0.2, 0.5, 0.3]))
+    z = np.random.default_rng(0).standard_normal((50, 5, 4, 3))
+    kw = dict(n_agents=4, sims=5, steps=50, dt=0.05, lr=0.2, x0=0.7, burn_in=10, noise_values=z,
+              stats=("center_error", "spread"))
+    fused = run_ensemble(alg, f, noise, fused=True, **kw)
+    array = run_ensemble(alg, f, noise, fused=False, **kw)
+    for name in fused.final_state:
+        np.testing.assert_allclose(fused.final_state[name], array.final_state[name], rtol=1e-10, atol=1e-12)
+    assert fused.stationary["spread"].mean == pytest.approx(array.stationary["spread"].mean, rel=1e-10)
+    # drawn noise: the same stream, so the same numbers as well
+    drawn = {k: v for k, v in kw.items() if k != "noise_values"}
+    np.testing.assert_allclose(run_ensemble(alg, f, noise, fused=True, **drawn).final_state["x"],
+                               run_ensemble(alg, f, noise, fused=False, **drawn).final_state["x"], rtol=1e-10)

@@ -129,6 +129,31 @@ def noise_factor_at(noise: NoiseModel, x: np.ndarray) -> np.ndarray:
     return np.asarray(cols, dtype=np.float64).T
 
 
+AFFINE_MAX_SIZE = 64
+"""Largest flat state for which one dense ``(N, N)`` product per step beats the algorithm's own array operations
+(they cost ``O(N)`` work but a dozen calls per step; the product costs ``O(N^2)`` work in one call)."""
+
+
+def affine_drift(algorithm: Any, objective: Objective, n_agents: int
+                 ) -> tuple[StateLayout, np.ndarray, np.ndarray] | None:
+    r"""``(layout, M, m)`` with drift :math:`\mathbf M\mathbf X+\mathbf m` read off the algorithm's ``drift``,
+    when it is affine in the state and independent of time (a quadratic objective), else ``None``."""
+    if not isinstance(objective, Quadratic):
+        return None
+    try:
+        sde = linearize(algorithm, objective, n_agents, None)
+    except InvalidParameter:
+        return None
+    layout = sde.layout
+    pts = np.random.default_rng(7).standard_normal((3, layout.size))
+    from quorumsgd.algorithms.ops import SIM_OPS
+
+    later = layout.flatten(algorithm.drift(layout.unflatten(pts), objective.grad, SIM_OPS, 7.3))
+    if not np.allclose(later, pts @ sde.drift_matrix.T + sde.offset, rtol=1e-9, atol=1e-9):
+        return None  # time dependent (e.g. gains or a common input that change with t)
+    return layout, sde.drift_matrix, sde.offset
+
+
 @dataclass(frozen=True)
 class LinearizedControl:
     """The linearized system of a run: its objective, noise, SDE and exact stationary laws."""

@@ -48,7 +48,7 @@ from quorumsgd.objectives.base import Objective
 from quorumsgd.objectives.noise import NoiseModel
 from quorumsgd.objectives.quadratic import Quadratic
 from quorumsgd.simulate.backend import Array, Backend
-from quorumsgd.simulate.control_variate import LinearizedControl
+from quorumsgd.simulate.control_variate import AFFINE_MAX_SIZE, LinearizedControl, affine_drift
 from quorumsgd.simulate.layout import StateLayout
 from quorumsgd.simulate.measures import MEASURES, REQUIRED_FIELDS, Measure, MeasureContext
 from quorumsgd.simulate.noise_stream import NoiseStream
@@ -123,6 +123,8 @@ class _Run:
         x0 = _initial_positions(kw["x0"], self.sims, self.n_agents, self.dim, kw["seed"])
         self.state = {k: b.copy(b.asarray(v)) for k, v in algorithm.init(b.asarray(x0), SIM_OPS).items()}
         self.grad = objective.grad
+        self.affine = self._setup_affine(kw["fused"])
+        self.flat_mode = self.scheme == "exact" or self.affine is not None
         self.control: LinearizedControl | None = None
         self.ystate: dict[str, Array] = {}
         if self.scheme in CV_SCHEMES:
@@ -140,6 +142,38 @@ class _Run:
         self.trace_values: dict[str, list[Array]] = {name: [] for name, _ in self.measures}
         self.ta_sum = b.zeros((self.sims, self.dim), dtype="float64") if kw["time_average"] else None
         self.scratch: dict[str, Any] = {}
+
+    # ----------------------------------------------------------------------------------- fused affine step
+    def _setup_affine(self, fused: bool | None) -> tuple[Array, Array | None, slice] | None:
+        """Euler on an affine drift as one product per step: ``X (I + M dt)^T + m dt``, read off the drift.
+
+        Used for ``scheme="euler"`` with constant (or no) noise when the drift is affine and time independent
+        (:func:`~quorumsgd.simulate.control_variate.affine_drift`) and the flat state is small
+        (``fused=None``), or always when it applies (``fused=True``); ``fused=False`` keeps the array step.
+        """
+        if fused is False or self.scheme != "euler" or (self.noise is not None and self.noise.state_dependent):
+            return None
+        layout = StateLayout.of(self.state)
+        if fused is None and layout.size > AFFINE_MAX_SIZE:
+            return None
+        found = affine_drift(self.alg, self.objective, self.n_agents)
+        if found is None:
+            return None
+        lay, matrix, offset = found
+        b = self.backend
+        step_t = b.asarray((np.eye(lay.size) + self.dt * matrix).T.copy())
+        off = b.asarray(self.dt * offset) if np.any(offset) else None
+        self.layout = lay
+        return step_t, off, lay.slices[self.alg.noisy_field]
+
+    def _affine_step(self, k: int, z: Array | None) -> None:
+        step_t, off, noisy = self.affine
+        flat = self.flat @ step_t
+        if off is not None:
+            flat += off
+        if z is not None:
+            flat[:, noisy] += z.reshape(self.sims, -1)
+        self.flat = flat
 
     # ------------------------------------------------------------------------------- control variate
     def _setup_control(self, x0: np.ndarray) -> None:
@@ -274,7 +308,7 @@ class _Run:
 
     # ----------------------------------------------------------------------------------- bookkeeping
     def _sync_state(self) -> None:
-        if self.scheme == "exact":
+        if self.flat_mode:
             self.state = self.layout.unflatten(self.flat)
 
     def _record(self, k_done: int) -> None:
@@ -331,7 +365,7 @@ class _Run:
         newly_np = b.bool_to_numpy(newly)
         self.diverged_at[newly_np] = k_done
         # Stop the simulation: zero its state so it no longer overflows; its statistics are masked out.
-        if self.scheme == "exact":
+        if self.flat_mode:
             self.flat[newly] = 0.0
         else:
             for arr in self.state.values():
@@ -340,10 +374,10 @@ class _Run:
     def run(self) -> EnsembleResult:
         kw, b = self.kw, self.backend
         start_time = time.perf_counter()
-        if self.scheme == "exact":
+        if self.flat_mode:
             self.layout = StateLayout.of(self.state) if not hasattr(self, "layout") else self.layout
             self.flat = self.layout.flatten(self.state)
-        step = {"euler": self._euler_step, "discrete": self._discrete_step, "exact": self._exact_step,
+        step = {"euler": self._affine_step if self.affine is not None else self._euler_step, "discrete": self._discrete_step, "exact": self._exact_step,
                 "cv": self._cv_step, "euler_cv": self._cv_step}[self.scheme]
         check_every = kw["check_every"]
         if self.trace_every is not None:
@@ -445,6 +479,7 @@ def run_ensemble(
     noise_values: Any = None,
     scheme: str = "euler",
     increments: str = "gaussian",
+    fused: bool | None = None,
     lr_schedule: Callable[[int], Any] | None = None,
     gains: Callable[[dict[str, Array], int, dict[str, Any]], Array] | None = None,
     minimizer: np.ndarray | None = None,
@@ -491,6 +526,9 @@ def run_ensemble(
             with probability 1/2, the same mean and covariance as a Gaussian, hence the same weak order 1 for
             expectations (exactly the same stationary first and second moments on a linear system) at a third
             of the generator's cost.
+        fused: ``scheme="euler"`` on an affine, time-independent drift (quadratic objective) with constant noise:
+            one ``(N, N)`` product per step read off the algorithm's drift (same numbers up to rounding);
+            ``None`` uses it for small flat states (``N <= 64``), ``True`` whenever it applies, ``False`` never.
         lr_schedule: ``step -> lr`` for discrete iterations (e.g. :func:`~quorumsgd.simulate.schedules.halving_schedule`).
         gains: SD-QSGD hook ``(state, step, scratch) -> gains (sims, agents, 1)`` for discrete iterations
             with ``pull="state_dependent"`` (e.g. :class:`~quorumsgd.simulate.schedules.BestAgentGains`).
