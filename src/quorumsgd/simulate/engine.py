@@ -140,7 +140,10 @@ class _Run:
         self.trace_every = kw["trace_every"]
         self.trace_steps: list[int] = []
         self.trace_values: dict[str, list[Array]] = {name: [] for name, _ in self.measures}
-        self.ta_sum = b.zeros((self.sims, self.dim), dtype="float64") if kw["time_average"] else None
+        # The exact scheme carries the integral of the center in its state (exact, no Riemann sum).
+        self.exact_integral = self.scheme == "exact" and kw["time_average"]
+        self.ta_sum = (b.zeros((self.sims, self.dim), dtype="float64")
+                       if kw["time_average"] and not self.exact_integral else None)
         self.scratch: dict[str, Any] = {}
 
     # ----------------------------------------------------------------------------------- fused affine step
@@ -206,6 +209,8 @@ class _Run:
         if self.scheme == "exact":
             sde = linearize(self.alg, self.objective, self.n_agents, noise, kw["lr"], kw["batch_size"])
             self.layout = sde.layout
+            if self.scheme == "exact" and kw["time_average"]:
+                sde = sde.with_center_integral()  # Lemma 5.5's integral, transported exactly with the state
             tm = sde.transition(self.dt)
             self.exact_matrix_t = b.asarray(tm.matrix.T.copy())
             self.exact_offset = b.asarray(tm.offset)
@@ -377,6 +382,10 @@ class _Run:
         if self.flat_mode:
             self.layout = StateLayout.of(self.state) if not hasattr(self, "layout") else self.layout
             self.flat = self.layout.flatten(self.state)
+            if self.exact_integral:
+                flat = b.zeros((self.sims, self.layout.size + self.dim))
+                flat[:, : self.layout.size] = self.flat
+                self.flat = flat
         step = {"euler": self._affine_step if self.affine is not None else self._euler_step, "discrete": self._discrete_step, "exact": self._exact_step,
                 "cv": self._cv_step, "euler_cv": self._cv_step}[self.scheme]
         check_every = kw["check_every"]
@@ -436,6 +445,10 @@ class _Run:
             final_state[name] = a
         trace = {name: np.array([float(v) for v in vals]) for name, vals in self.trace_values.items()}
         ta = None
+        if self.exact_integral:
+            ta = np.array(b.to_numpy(b.float64(self.flat[:, self.layout.size:])), dtype=np.float64)
+            ta /= self.steps * self.dt
+            ta[~live] = np.nan
         if self.ta_sum is not None:
             ta = b.to_numpy(self.ta_sum) / self.steps
             ta[~live] = np.nan
@@ -510,7 +523,9 @@ def run_ensemble(
         stats: names from :data:`quorumsgd.simulate.measures.MEASURES` or ``(name, fn)`` pairs.
         record_every, time_batches: thinning of the stationary window; time batches per simulation.
         trace_every: record the mean of each statistic every this many steps (loss-vs-iteration curves).
-        time_average: accumulate Lemma 5.5's :math:`\hat{\mathbf x}=\frac1T\int_0^T\bar{\mathbf x}\,dt` per simulation.
+        time_average: accumulate Lemma 5.5's :math:`\hat{\mathbf x}=\frac1T\int_0^T\bar{\mathbf x}\,dt` per simulation
+            (the left Riemann sum over the steps; with ``scheme="exact"`` the exact integral, carried in the
+            state by the exact transition of the augmented linear SDE, so any ``dt`` will do).
         backend, dtype, device: ``"numpy"`` or ``"torch"``; ``"float32"``/``"float64"``; torch device.
         seed: reproducibility (same seed and settings, same numbers on CPU, for numpy and torch alike).
         noise_values: inject the base variates instead of drawing them, shape ``(steps, sims, agents, dim)``
@@ -622,7 +637,7 @@ def _validate(algorithm: Any, objective: Objective, noise: NoiseModel | None, gi
     if kw["noise_values"] is not None:
         shape = tuple(np.shape(kw["noise_values"]))
         if kw["scheme"] == "exact":
-            size = StateLayout.of(example).size
+            size = StateLayout.of(example).size + (objective.dim if kw["time_average"] else 0)
             want = (steps, kw["sims"], size)
         else:
             want = (steps, kw["sims"], n_agents, objective.dim)
