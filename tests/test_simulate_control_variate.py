@@ -195,3 +195,23 @@ def test_exact_scheme_time_average_is_the_exact_integral():
     assert np.all(np.abs(emp_mean - mean) <= Z * np.sqrt(np.diag(cov) / n))
     se = np.sqrt((np.outer(np.diag(cov), np.diag(cov)) + cov**2) / n)
     assert np.all(np.abs(emp_cov - cov) <= Z * se)
+
+
+def test_cv_fused_linear_twin_agrees_with_its_array_step():
+    z = np.random.default_rng(1).standard_normal((60, 6, 4, 2))
+    kw = dict(n_agents=4, sims=6, steps=60, dt=0.05, lr=0.2, burn_in=10, noise_values=z, scheme="cv",
+              stats=("center_error", "spread"))
+    a = run_ensemble(EASGD(coupling=0.7), F_LOG, NOISE_MOD, fused=None, **kw)
+    b = run_ensemble(EASGD(coupling=0.7), F_LOG, NOISE_MOD, fused=False, **kw)
+    for name in ("center_error", "spread"):
+        assert a.stationary[name].mean == pytest.approx(b.stationary[name].mean, rel=1e-10)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("increments", ["gaussian", "rademacher"])
+def test_cv_on_cuda_matches_cpu_statistically(increments):
+    kw = dict(steps=1300, dt=0.05, scheme="cv", increments=increments, **RUN)
+    cpu = run_ensemble(QSGD(coupling=1.0), F_LOG, NOISE_MOD, **kw).stationary["center_error"]
+    gpu = run_ensemble(QSGD(coupling=1.0), F_LOG, NOISE_MOD, backend="torch", device="cuda",
+                       **{**kw, "seed": 9}).stationary["center_error"]
+    assert abs(cpu.mean - gpu.mean) <= Z * np.hypot(cpu.stderr, gpu.stderr)
