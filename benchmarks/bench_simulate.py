@@ -381,6 +381,41 @@ def time_to_accuracy_logcosh(rounds: int = 2) -> dict[str, Any]:
     return out
 
 
+def compiled_step(shape: tuple[int, int, int], steps: int = 200) -> dict[str, float]:
+    """The lever not taken on CPU: the Euler step compiled by torch.compile (inductor) from the algorithm's own
+    drift, with the noise drawn outside (a) or inside (b) the compiled graph, against the eager step."""
+    sims, agents, dim = shape
+    f, _ = _problem(dim)
+    alg = QSGD(coupling=COUPLING)
+    from quorumsgd.algorithms import SIM_OPS
+
+    def step(x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return x + alg.drift({"x": x}, f.grad, SIM_OPS, 0.0)["x"] * DT + z
+
+    def step_rng(x: torch.Tensor) -> torch.Tensor:
+        return x + alg.drift({"x": x}, f.grad, SIM_OPS, 0.0)["x"] * DT + torch.randn_like(x) * 0.01
+
+    x, z = torch.zeros(shape), torch.randn(shape)
+    out: dict[str, float] = {}
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for name, make, args in (("compiled", lambda: torch.compile(step, dynamic=False), (x, z)),
+                                 ("compiled_rng_in_graph", lambda: torch.compile(step_rng, dynamic=False), (x,)),
+                                 ("eager", lambda: step, (x, z))):
+            t0 = time.perf_counter()
+            fn = make()
+            fn(*args)
+            out[f"{name}_first_call_s"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                fn(*args)
+            out[name] = sims * agents * dim * steps / (time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(previous)
+    return out
+
+
 def verify_times(repeats: int) -> dict[str, Any]:
     """``quorumsgd verify`` on defaults against ``--plain`` (the path without control variates), interleaved."""
     import subprocess
@@ -403,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=str, default=None)
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--skip-verify", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile'd steps (minutes)")
     args = parser.parse_args(argv)
     result: dict[str, Any] = {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                               "load_average_start": os.getloadavg()}
@@ -438,6 +474,9 @@ def main(argv: list[str] | None = None) -> int:
             r = ttl[name]
             print(f"  {name}: {r['seconds']:.2f} s ({r['sims']} sims), half-width {r['relative_halfwidth']:.4f}, "
                   f"error vs reference {r['relative_error']:+.4f}, speedup {r['speedup_vs_baseline']:.1f}x")
+    if args.compile:
+        result["compiled_step_large"] = c = compiled_step((1000, 16, 10))
+        print("[torch.compile (1000, 16, 10)] " + ", ".join(f"{k} {v:.3g}" for k, v in c.items()))
     if not args.skip_verify:
         result.update(verify_times(args.repeats))
         print(f"[quorumsgd verify] {result['verify_default_s']:.1f} s, plain path {result['verify_default_s_before']:.1f}"
