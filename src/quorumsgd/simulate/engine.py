@@ -3,7 +3,7 @@ r"""The vectorized Monte Carlo engine: every algorithm of :mod:`quorumsgd.algori
 The state of ``sims`` independent simulations of ``n_agents`` agents in dimension ``dim`` is one array
 ``(sims, agents, dim)`` per field; a step is a handful of array operations (no Python loop over simulations or
 agents), and the noise for many steps is drawn at once, in parallel with the arithmetic
-(:mod:`quorumsgd.simulate.noise_stream`). Three schemes, one per kind of algorithm:
+(:mod:`quorumsgd.simulate.noise_stream`). The schemes:
 
 * ``"euler"`` (continuous algorithms, SDEs (2), (4)--(6), (33)--(34), (55), (65)): Euler--Maruyama,
 
@@ -14,7 +14,13 @@ agents), and the noise for many steps is drawn at once, in parallel with the ari
   the stochastic gradient :math:`\mathbf g=\nabla f-\boldsymbol\zeta`, :math:`\boldsymbol\zeta=\mathbf B\mathbf z/\sqrt b`;
 * ``"exact"`` (continuous algorithms on a :class:`~quorumsgd.objectives.Quadratic` with constant noise): the
   exact Gaussian transition of the linear SDE (:mod:`quorumsgd.simulate.oracle`), free of discretization
-  bias at any ``dt``.
+  bias at any ``dt``;
+* ``"cv"`` / ``"euler_cv"`` (continuous algorithms whose objective has a Hessian at its minimizer):
+  Euler--Maruyama beside the linearized system driven by the same variates, a control variate with an exact
+  Gaussian law (:mod:`quorumsgd.simulate.control_variate`).
+
+On a small linear system the Euler step is one matrix product read off the drift (``fused``), and
+``increments="rademacher"`` draws weak +-1 increments instead of Gaussian ones.
 
 The drift and the update are the algorithms' own (one definition reused by the symbolic, simulation and
 training layers). Statistics stream (:mod:`quorumsgd.simulate.statistics`); a simulation that produces nan/inf
