@@ -46,11 +46,13 @@ def _problem(dim: int) -> tuple[Quadratic, GaussianNoise]:
 
 
 def engine_rate(shape: tuple[int, int, int], steps: int, backend: str = "numpy", device: str | None = None,
-                scheme: str = "euler") -> float:
+                scheme: str = "euler", increments: str = "gaussian", fused: bool | None = None,
+                noise_free: bool = False) -> float:
     sims, agents, dim = shape
     f, noise = _problem(dim)
-    r = run_ensemble(QSGD(coupling=COUPLING), f, noise, n_agents=agents, sims=sims, steps=steps, dt=DT, lr=LR,
-                     stats=(), dtype="float32", backend=backend, device=device, seed=1, scheme=scheme)
+    r = run_ensemble(QSGD(coupling=COUPLING), f, None if noise_free else noise, n_agents=agents, sims=sims,
+                     steps=steps, dt=DT, lr=LR, stats=(), dtype="float32", backend=backend, device=device, seed=1,
+                     scheme=scheme, increments=increments, fused=fused)
     return sims * agents * dim * steps / r.elapsed_s
 
 
@@ -112,7 +114,13 @@ def rng_bound_rate(numbers: int, kind: str) -> float:
     workers = os.cpu_count() or 1
     chunk = 1 << 20
     per_worker = [numbers // workers + (i < numbers % workers) for i in range(workers)]
-    if kind == "numpy":
+    if kind == "rademacher":  # the engine's weak increments: random bytes through a 256 x 8 table
+        from quorumsgd.simulate.noise_stream import _BITS
+
+        table = _BITS.astype(np.float32)
+        gens = [np.random.Generator(np.random.SFC64(i)) for i in range(workers)]
+        bufs = [np.empty(chunk, dtype=np.float32) for _ in range(workers)]
+    elif kind == "numpy":
         gens: list[Any] = [np.random.Generator(np.random.SFC64(i)) for i in range(workers)]
         bufs: list[Any] = [np.empty(chunk, dtype=np.float32) for _ in range(workers)]
     else:
@@ -123,7 +131,10 @@ def rng_bound_rate(numbers: int, kind: str) -> float:
         left = per_worker[i]
         while left > 0:
             n = min(chunk, left)
-            if kind == "numpy":
+            if kind == "rademacher":
+                raw = np.frombuffer(gens[i].bytes(n // 8), dtype=np.uint8)
+                np.take(table, raw, axis=0, out=bufs[i][: n // 8 * 8].reshape(-1, 8))
+            elif kind == "numpy":
                 gens[i].standard_normal(out=bufs[i][:n], dtype=np.float32)
             else:
                 bufs[i][:n].normal_(generator=gens[i])
@@ -155,6 +166,9 @@ def throughput(repeats: int) -> dict[str, Any]:
             rates = {
                 "engine_numpy": engine_rate(shape, p["engine"]),
                 "engine_torch_cpu": engine_rate(shape, p["engine"] // 4, backend="torch"),
+                "engine_rademacher": engine_rate(shape, p["engine"], increments="rademacher"),
+                "engine_array_step": engine_rate(shape, p["engine"], fused=False),
+                "engine_noise_free": engine_rate(shape, p["engine"], noise_free=True),
                 # exact Gaussian transitions of the linear SDE (quadratic objective only): same step count
                 "engine_exact_scheme": engine_rate(shape, p["engine"] // 4 if name == "large" else p["engine"],
                                                    scheme="exact"),
@@ -162,14 +176,22 @@ def throughput(repeats: int) -> dict[str, Any]:
                 "torchsde": torchsde_rate(shape, p["torchsde"]),
                 "rng_numpy_all_cores": rng_bound_rate(int(np.prod(shape)) * p["engine"], "numpy"),
                 "rng_torch_all_cores": rng_bound_rate(int(np.prod(shape)) * p["engine"], "torch"),
+                "rng_rademacher_all_cores": rng_bound_rate(int(np.prod(shape)) * p["engine"], "rademacher"),
             }
             for k, v in rates.items():
                 best[k] = max(best.get(k, 0.0), v)
         bound = max(best["rng_numpy_all_cores"], best["rng_torch_all_cores"])
+        # With weak increments the limit is the arithmetic (one thread: the step) plus the bits (all cores):
+        cores = os.cpu_count() or 1
+        arith, bits = 1.0 / best["engine_noise_free"], cores / best["rng_rademacher_all_cores"]
+        weak_limit = min(1.0 / arith, cores / (arith + bits))
         out[name] = {
             "shape": shape,
             "agent_dim_steps_per_s": best,
             "engine_vs_rng_bound": best["engine_numpy"] / bound,
+            "engine_rademacher_vs_gaussian_rng_bound": best["engine_rademacher"] / bound,
+            "weak_increment_limit": weak_limit,
+            "engine_rademacher_vs_weak_limit": best["engine_rademacher"] / weak_limit,
             "engine_vs_numpy_rng_bound": best["engine_numpy"] / best["rng_numpy_all_cores"],
             "engine_vs_plain_numpy": best["engine_numpy"] / best["plain_numpy"],
             "engine_vs_torchsde": best["engine_numpy"] / best["torchsde"],
@@ -270,14 +292,162 @@ def time_to_accuracy() -> dict[str, Any]:
     return out
 
 
+# ------------------------------------------------------ time to accuracy on the default Thm 5.1 check (log-cosh)
+def _logcosh_problem() -> Any:
+    from quorumsgd.verify.checks import default_problem
+
+    return default_problem("thm5.1")  # log-cosh objective, modulated (state-dependent) noise
+
+
+def _logcosh_run(sims: int, dt: float, scheme: str, seed: int, window: float = 40.0) -> tuple[float, float, float]:
+    p = _logcosh_problem()
+    s = p.spec
+    rates = [p.strong_convexity, s.coupling + p.strong_convexity]  # Thm 5.1's transients
+    burn = burn_in_steps(rates, dt, tolerance=1e-3)
+    r = run_ensemble(QSGD(coupling=s.coupling), p.objective, p.noise, n_agents=s.n_agents, sims=sims,
+                     steps=burn + int(window / dt), dt=dt, lr=s.lr, burn_in=burn, stats=("center_error",),
+                     scheme=scheme, seed=seed, time_batches=4)
+    st = r.stationary["center_error"]
+    return st.mean, st.stderr, r.elapsed_s
+
+
+def plain_em_logcosh(sims: int, dt: float, window: float = 40.0) -> tuple[float, float, float]:
+    """Baseline: the textbook numpy Euler--Maruyama loop, burn-in = first half of the run."""
+    p = _logcosh_problem()
+    s, f, noise = p.spec, p.objective, p.noise
+    steps = 2 * int(window / dt)
+    rng = np.random.default_rng(3)
+    x = np.zeros((sims, s.n_agents, s.dim))
+    x_star = f.minimizer
+    scale = np.sqrt(s.lr * dt)
+    acc = np.zeros(sims)
+    t0 = time.perf_counter()
+    with threadpool_limits(limits=1):
+        for n in range(steps):
+            xbar = x.mean(axis=1, keepdims=True)
+            inc = noise.scales(x) * rng.standard_normal(x.shape) * scale
+            x += (-f.grad(x) + s.coupling * (xbar - x)) * dt + inc
+            if n >= steps // 2:
+                acc += np.linalg.norm(x.mean(axis=1) - x_star, axis=-1)
+    per_sim = acc / (steps - steps // 2)
+    return float(per_sim.mean()), float(per_sim.std(ddof=1) / np.sqrt(sims)), time.perf_counter() - t0
+
+
+def _to_accuracy(run: Any, reference: float) -> dict[str, Any]:
+    """Grow the ensemble from a pilot until the 95% half-width is within the target; every run's time counts."""
+    sims, spent = 16, 0.0
+    for _ in range(5):
+        m, se, t_run = run(sims)
+        spent += t_run
+        halfwidth = Z95 * se / m
+        if halfwidth <= TARGET:
+            break
+        sims = int(np.ceil(sims * (halfwidth / TARGET) ** 2 * 1.15))
+    return {"sims": sims, "estimate": m, "relative_halfwidth": halfwidth, "relative_error": m / reference - 1,
+            "seconds": spent}
+
+
+def time_to_accuracy_logcosh(rounds: int = 2) -> dict[str, Any]:
+    """Time to 1% on E|xbar - x*| of the default Thm 5.1 check, each method at the largest step of bias < 0.5%.
+
+    No closed form here: the reference is the control-variate estimate at a small step (its remainder's step
+    bias is measured too), and each step's Euler bias is the ``euler_cv`` estimate (exactly unbiased for the
+    Euler chain's expectation, with a tiny variance) minus the reference.
+    """
+    reference, ref_se, _ = _logcosh_run(400, 0.005, "cv", seed=11)
+    coarse, _, _ = _logcosh_run(400, 0.2, "cv", seed=12)
+    euler_bias = {}
+    for dt in (0.04, 0.02, 0.01, 0.005):
+        m, _, _ = _logcosh_run(200, dt, "euler_cv", seed=13)
+        euler_bias[dt] = m / reference - 1
+    em_dt = next((dt for dt, b in euler_bias.items() if abs(b) < TARGET / 2), 0.0025)
+    cv_dt = 0.2 if abs(coarse / reference - 1) < TARGET / 2 else 0.05
+    methods = {
+        "plain_em_baseline": lambda sims: plain_em_logcosh(sims, em_dt),
+        "engine_euler_theory_burn_in": lambda sims: _logcosh_run(sims, em_dt, "euler", seed=4),
+        "engine_cv": lambda sims: _logcosh_run(sims, cv_dt, "cv", seed=4),
+    }
+    out: dict[str, Any] = {"reference": reference, "reference_stderr": ref_se, "cv_dt": cv_dt, "euler_dt": em_dt,
+                           "euler_relative_bias": {str(k): v for k, v in euler_bias.items()},
+                           "cv_relative_bias_at_cv_dt": coarse / reference - 1, "target_relative_halfwidth": TARGET}
+    for _ in range(rounds):  # interleaved rounds; the best time of each method counts
+        for name, run in methods.items():
+            r = _to_accuracy(run, reference)
+            if name not in out or r["seconds"] < out[name]["seconds"]:
+                out[name] = r
+    base = out["plain_em_baseline"]["seconds"]
+    for name in methods:
+        out[name]["speedup_vs_baseline"] = base / out[name]["seconds"]
+    return out
+
+
+def compiled_step(shape: tuple[int, int, int], steps: int = 200) -> dict[str, float]:
+    """The lever not taken on CPU: the Euler step compiled by torch.compile (inductor) from the algorithm's own
+    drift, with the noise drawn outside (a) or inside (b) the compiled graph, against the eager step."""
+    sims, agents, dim = shape
+    f, _ = _problem(dim)
+    alg = QSGD(coupling=COUPLING)
+    from quorumsgd.algorithms import SIM_OPS
+
+    def step(x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return x + alg.drift({"x": x}, f.grad, SIM_OPS, 0.0)["x"] * DT + z
+
+    def step_rng(x: torch.Tensor) -> torch.Tensor:
+        return x + alg.drift({"x": x}, f.grad, SIM_OPS, 0.0)["x"] * DT + torch.randn_like(x) * 0.01
+
+    x, z = torch.zeros(shape), torch.randn(shape)
+    out: dict[str, float] = {}
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for name, make, args in (("compiled", lambda: torch.compile(step, dynamic=False), (x, z)),
+                                 ("compiled_rng_in_graph", lambda: torch.compile(step_rng, dynamic=False), (x,)),
+                                 ("eager", lambda: step, (x, z))):
+            t0 = time.perf_counter()
+            fn = make()
+            fn(*args)
+            out[f"{name}_first_call_s"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                fn(*args)
+            out[name] = sims * agents * dim * steps / (time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(previous)
+    return out
+
+
+def verify_times(repeats: int) -> dict[str, Any]:
+    """``quorumsgd verify`` on defaults against ``--plain`` (the path without control variates), interleaved."""
+    import subprocess
+    import tempfile
+
+    best = {"verify_default_s": float("inf"), "verify_default_s_before": float("inf")}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(repeats):
+            for key, extra in (("verify_default_s_before", ["--plain"]), ("verify_default_s", [])):
+                t0 = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "quorumsgd.cli", "verify", "--out", f"{tmp}/r", *extra],
+                               check=True, capture_output=True)
+                best[key] = min(best[key], time.perf_counter() - t0)
+    return best
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=str, default=None)
     parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--skip-verify", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile'd steps (minutes)")
     args = parser.parse_args(argv)
-    result: dict[str, Any] = {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+    result: dict[str, Any] = {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                              "load_average_start": os.getloadavg()}
     result["throughput"] = throughput(args.repeats)
+    large, small = result["throughput"]["large"], result["throughput"]["small"]
+    result["rng_bound_fraction"] = large["engine_vs_rng_bound"]
+    result["rng_bound_fraction_rademacher"] = large["engine_rademacher_vs_gaussian_rng_bound"]
+    result["weak_increment_limit_fraction"] = large["engine_rademacher_vs_weak_limit"]
+    result["torchsde_small_ratio"] = small["engine_vs_torchsde"]
     for name, r in result["throughput"].items():
         if name == "cuda_large":
             print(f"[cuda] engine {r['engine_torch_cuda'] / 1e6:.0f} M/s, RNG {r['rng_cuda'] / 1e6:.0f} M/s")
@@ -296,6 +466,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name}: {r['seconds'] + r['pilot_seconds']:.2f} s ({r['sims']} sims), half-width "
                   f"{r['relative_halfwidth']:.4f}, error vs exact {r['relative_error']:+.4f}, "
                   f"speedup {r['speedup_vs_baseline']:.1f}x")
+        result["time_to_accuracy_logcosh"] = ttl = time_to_accuracy_logcosh()
+        result["tta_speedup_logcosh"] = ttl["engine_cv"]["speedup_vs_baseline"]
+        print(f"[time to 1% on the thm5.1 check's E|xbar - x*| = {ttl['reference']:.5f}] (Euler dt "
+              f"{ttl['euler_dt']}, cv dt {ttl['cv_dt']})")
+        for name in ("plain_em_baseline", "engine_euler_theory_burn_in", "engine_cv"):
+            r = ttl[name]
+            print(f"  {name}: {r['seconds']:.2f} s ({r['sims']} sims), half-width {r['relative_halfwidth']:.4f}, "
+                  f"error vs reference {r['relative_error']:+.4f}, speedup {r['speedup_vs_baseline']:.1f}x")
+    if args.compile:
+        result["compiled_step_large"] = c = compiled_step((1000, 16, 10))
+        print("[torch.compile (1000, 16, 10)] " + ", ".join(f"{k} {v:.3g}" for k, v in c.items()))
+    if not args.skip_verify:
+        result.update(verify_times(args.repeats))
+        print(f"[quorumsgd verify] {result['verify_default_s']:.1f} s, plain path {result['verify_default_s_before']:.1f}"
+              f" s (ratio {result['verify_default_s'] / result['verify_default_s_before']:.2f})")
+    result["load_average_end"] = os.getloadavg()
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=1)

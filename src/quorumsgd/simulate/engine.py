@@ -3,7 +3,7 @@ r"""The vectorized Monte Carlo engine: every algorithm of :mod:`quorumsgd.algori
 The state of ``sims`` independent simulations of ``n_agents`` agents in dimension ``dim`` is one array
 ``(sims, agents, dim)`` per field; a step is a handful of array operations (no Python loop over simulations or
 agents), and the noise for many steps is drawn at once, in parallel with the arithmetic
-(:mod:`quorumsgd.simulate.noise_stream`). Three schemes, one per kind of algorithm:
+(:mod:`quorumsgd.simulate.noise_stream`). The schemes:
 
 * ``"euler"`` (continuous algorithms, SDEs (2), (4)--(6), (33)--(34), (55), (65)): Euler--Maruyama,
 
@@ -14,7 +14,13 @@ agents), and the noise for many steps is drawn at once, in parallel with the ari
   the stochastic gradient :math:`\mathbf g=\nabla f-\boldsymbol\zeta`, :math:`\boldsymbol\zeta=\mathbf B\mathbf z/\sqrt b`;
 * ``"exact"`` (continuous algorithms on a :class:`~quorumsgd.objectives.Quadratic` with constant noise): the
   exact Gaussian transition of the linear SDE (:mod:`quorumsgd.simulate.oracle`), free of discretization
-  bias at any ``dt``.
+  bias at any ``dt``;
+* ``"cv"`` / ``"euler_cv"`` (continuous algorithms whose objective has a Hessian at its minimizer):
+  Euler--Maruyama beside the linearized system driven by the same variates, a control variate with an exact
+  Gaussian law (:mod:`quorumsgd.simulate.control_variate`).
+
+On a small linear system the Euler step is one matrix product read off the drift (``fused``), and
+``increments="rademacher"`` draws weak +-1 increments instead of Gaussian ones.
 
 The drift and the update are the algorithms' own (one definition reused by the symbolic, simulation and
 training layers). Statistics stream (:mod:`quorumsgd.simulate.statistics`); a simulation that produces nan/inf
@@ -49,15 +55,19 @@ from quorumsgd.objectives.noise import NoiseModel
 from quorumsgd.objectives.quadratic import Quadratic
 from quorumsgd.parameters import numeric_array, positive_number
 from quorumsgd.simulate.backend import Array, Backend
+from quorumsgd.simulate.control_variate import AFFINE_MAX_SIZE, LinearizedControl, affine_drift
 from quorumsgd.simulate.layout import StateLayout
 from quorumsgd.simulate.measures import MEASURES, REQUIRED_FIELDS, Measure, MeasureContext
 from quorumsgd.simulate.noise_stream import NoiseStream
 from quorumsgd.simulate.oracle import linearize, psd_factor
 from quorumsgd.simulate.result import EnsembleResult
 from quorumsgd.simulate.schedules import burn_in_steps
-from quorumsgd.simulate.statistics import TimeAverage, summarize
+from quorumsgd.simulate.statistics import TimeAverage, shift_summary, summarize
 
 DEFAULT_STATS = ("center_error", "spread")
+
+CV_SCHEMES = {"cv": "continuous", "euler_cv": "euler"}
+"""Euler--Maruyama with the linearized system as control variate, and the law its expectations come from."""
 
 Progress = Callable[[int, int], None]
 """``progress(steps_done, steps_total)``, called after every block of steps."""
@@ -120,17 +130,88 @@ class _Run:
         x0 = _initial_positions(kw["x0"], self.sims, self.n_agents, self.dim, kw["seed"])
         self.state = {k: b.copy(b.asarray(v)) for k, v in algorithm.init(b.asarray(x0), SIM_OPS).items()}
         self.grad = objective.grad
+        self.affine = self._setup_affine(kw["fused"])
+        self.flat_mode = self.scheme == "exact" or self.affine is not None
+        self.control: LinearizedControl | None = None
+        self.ystate: dict[str, Array] = {}
+        if self.scheme in CV_SCHEMES:
+            self._setup_control(x0)
         self._setup_noise()
         self.live = b.asarray(np.ones(self.sims, dtype=bool), dtype="bool")
         self.diverged_at = np.full(self.sims, -1, dtype=np.int64)
         self.ctx = MeasureContext(objective, kw["minimizer"], SIM_OPS)
         self.measures: list[tuple[str, Measure]] = kw["measures"]
         self.accum = {name: TimeAverage(b, self.sims, kw["time_batches"]) for name, _ in self.measures}
+        # Controlled statistics also keep their plain time averages: the variance ratio is reported.
+        self.accum_plain = {name: TimeAverage(b, self.sims, kw["time_batches"]) for name in self.cv_expect}
         self.trace_every = kw["trace_every"]
         self.trace_steps: list[int] = []
         self.trace_values: dict[str, list[Array]] = {name: [] for name, _ in self.measures}
-        self.ta_sum = b.zeros((self.sims, self.dim), dtype="float64") if kw["time_average"] else None
+        # The exact scheme carries the integral of the center in its state (exact, no Riemann sum).
+        self.exact_integral = self.scheme == "exact" and kw["time_average"]
+        self.ta_sum = (b.zeros((self.sims, self.dim), dtype="float64")
+                       if kw["time_average"] and not self.exact_integral else None)
         self.scratch: dict[str, Any] = {}
+
+    # ----------------------------------------------------------------------------------- fused affine step
+    def _setup_affine(self, fused: bool | None) -> tuple[Array, Array | None, slice] | None:
+        """Euler on an affine drift as one product per step: ``X (I + M dt)^T + m dt``, read off the drift.
+
+        Used for ``scheme="euler"`` with constant (or no) noise when the drift is affine and time independent
+        (:func:`~quorumsgd.simulate.control_variate.affine_drift`) and the flat state is small
+        (``fused=None``), or always when it applies (``fused=True``); ``fused=False`` keeps the array step.
+        """
+        if fused is False or self.scheme != "euler" or (self.noise is not None and self.noise.state_dependent):
+            return None
+        layout = StateLayout.of(self.state)
+        if fused is None and layout.size > AFFINE_MAX_SIZE:
+            return None
+        found = affine_drift(self.alg, self.objective, self.n_agents)
+        if found is None:
+            return None
+        lay, matrix, offset = found
+        b = self.backend
+        step_t = b.asarray((np.eye(lay.size) + self.dt * matrix).T.copy())
+        off = b.asarray(self.dt * offset) if np.any(offset) else None
+        self.layout = lay
+        return step_t, off, lay.slices[self.alg.noisy_field]
+
+    def _affine_step(self, k: int, z: Array | None) -> None:
+        step_t, off, noisy = self.affine
+        flat = self.flat @ step_t
+        if off is not None:
+            flat += off
+        if z is not None:
+            flat[:, noisy] += z.reshape(self.sims, -1)
+        self.flat = flat
+
+    # ------------------------------------------------------------------------------- control variate
+    def _setup_control(self, x0: np.ndarray) -> None:
+        """The linearized system Y beside X (:mod:`quorumsgd.simulate.control_variate`)."""
+        kw, b = self.kw, self.backend
+        self.control = c = LinearizedControl.build(self.alg, self.objective, self.noise, self.n_agents, kw["lr"],
+                                                   kw["batch_size"], self.dt, kw["minimizer"])
+        flat = c.draw_start(self.sims, kw["seed"])
+        self.ystate = {k: b.copy(b.asarray(v)) for k, v in c.layout.unflatten(flat).items()}
+        self.ygrad = c.objective.grad
+        self.y_affine = None
+        if c.layout.size <= AFFINE_MAX_SIZE and kw["fused"] is not False:
+            # Y is linear by construction: one product per step (read off the drift by linearize)
+            step_t = b.asarray((np.eye(c.layout.size) + self.dt * c.sde.drift_matrix).T.copy())
+            off = b.asarray(self.dt * c.sde.offset) if np.any(c.sde.offset) else None
+            self.y_affine = (step_t, off, c.layout.slices[self.alg.noisy_field])
+            self.yflat = b.copy(b.asarray(flat))
+        self.yctx = MeasureContext(c.objective, c.x_star, SIM_OPS)
+
+    @property
+    def cv_expect(self) -> dict[str, float]:
+        """Exact expectations of the controlled statistics (empty without a control variate)."""
+        if self.control is None:
+            return {}
+        if not hasattr(self, "_cv_expect"):
+            self._cv_expect = self.control.expectations([n for n, _ in self.kw["measures"]],
+                                                        CV_SCHEMES[self.scheme])
+        return self._cv_expect
 
     # ------------------------------------------------------------------------------------------ noise
     def _setup_noise(self) -> None:
@@ -142,6 +223,8 @@ class _Run:
         if self.scheme == "exact":
             sde = linearize(self.alg, self.objective, self.n_agents, noise, kw["lr"], kw["batch_size"])
             self.layout = sde.layout
+            if self.scheme == "exact" and kw["time_average"]:
+                sde = sde.with_center_integral()  # Lemma 5.5's integral, transported exactly with the state
             tm = sde.transition(self.dt)
             self.exact_matrix_t = b.asarray(tm.matrix.T.copy())
             self.exact_offset = b.asarray(tm.offset)
@@ -177,7 +260,7 @@ class _Run:
                     return scaled(noise.apply_inplace(z))
             else:
                 transform = None  # B(x) needs the state: applied in the step
-            distribution = noise.distribution
+            distribution = "rademacher" if kw["increments"] == "rademacher" else noise.distribution
         self.stream = NoiseStream(b, step_shape, self.steps, seed=kw["seed"], distribution=distribution,
                                   block_steps=kw["block_steps"], streams=kw["streams"], transform=transform,
                                   injected=kw["noise_values"], rng=kw["rng"], scale=gen_scale)
@@ -201,7 +284,27 @@ class _Run:
         if z is not None and not self.constant_noise:
             x = state["x"]  # B is evaluated at the pre-step state (Ito / Euler--Maruyama)
             inc = self.noise.apply(x, z) * self._scale_like(x)
-        drift = self.alg.drift(state, self.grad, SIM_OPS, k * self.dt)
+        self._euler_update(state, self.grad, inc, k)
+
+    def _cv_step(self, k: int, z: Array | None) -> None:
+        """X and its linearization Y, one Euler--Maruyama step each on the same base variates."""
+        yinc = z
+        if z is not None and not self.constant_noise:
+            yinc = self.control.noise.apply(None, z) * self._scale_like(z)  # B(x*) z
+        self._euler_step(k, z)
+        if self.y_affine is None:
+            self._euler_update(self.ystate, self.ygrad, yinc, k)
+            return
+        step_t, off, noisy = self.y_affine
+        yflat = self.yflat @ step_t
+        if off is not None:
+            yflat += off
+        if yinc is not None:
+            yflat[:, noisy] += yinc.reshape(self.sims, -1)
+        self.yflat = yflat
+
+    def _euler_update(self, state: dict[str, Array], grad: Any, inc: Array | None, k: int) -> None:
+        drift = self.alg.drift(state, grad, SIM_OPS, k * self.dt)
         dt = self.dt
         for name, d in drift.items():
             if d is state[name]:
@@ -233,7 +336,7 @@ class _Run:
 
     # ----------------------------------------------------------------------------------- bookkeeping
     def _sync_state(self) -> None:
-        if self.scheme == "exact":
+        if self.flat_mode:
             self.state = self.layout.unflatten(self.flat)
 
     def _record(self, k_done: int) -> None:
@@ -248,7 +351,13 @@ class _Run:
         for name, fn in self.measures:
             values = fn(self.state, self.ctx)
             if in_window:
-                self.accum[name].add(values, batch)
+                if name in self.cv_expect:
+                    if self.y_affine is not None:
+                        self.ystate = self.control.layout.unflatten(self.yflat)
+                    self.accum_plain[name].add(values, batch)
+                    self.accum[name].add(values - fn(self.ystate, self.yctx), batch)
+                else:
+                    self.accum[name].add(values, batch)
             if in_trace:
                 self.trace_values[name].append(self._live_mean(values))
         if in_trace:
@@ -286,7 +395,7 @@ class _Run:
         newly_np = b.bool_to_numpy(newly)
         self.diverged_at[newly_np] = k_done
         # Stop the simulation: zero its state so it no longer overflows; its statistics are masked out.
-        if self.scheme == "exact":
+        if self.flat_mode:
             self.flat[newly] = 0.0
         else:
             for arr in self.state.values():
@@ -295,10 +404,15 @@ class _Run:
     def run(self) -> EnsembleResult:
         kw, b = self.kw, self.backend
         start_time = time.perf_counter()
-        if self.scheme == "exact":
+        if self.flat_mode:
             self.layout = StateLayout.of(self.state) if not hasattr(self, "layout") else self.layout
             self.flat = self.layout.flatten(self.state)
-        step = {"euler": self._euler_step, "discrete": self._discrete_step, "exact": self._exact_step}[self.scheme]
+            if self.exact_integral:
+                flat = b.zeros((self.sims, self.layout.size + self.dim))
+                flat[:, : self.layout.size] = self.flat
+                self.flat = flat
+        step = {"euler": self._affine_step if self.affine is not None else self._euler_step, "discrete": self._discrete_step, "exact": self._exact_step,
+                "cv": self._cv_step, "euler_cv": self._cv_step}[self.scheme]
         check_every = kw["check_every"]
         if self.trace_every is not None:
             self._record(0)
@@ -339,10 +453,14 @@ class _Run:
         b, conf = self.backend, self.kw["confidence"]
         self._sync_state()
         live = b.bool_to_numpy(self.live)
-        stationary = {}
+        stationary, plain = {}, {}
         if self.steps > self.burn_in:
             stationary = {name: acc.summary(name, live, conf) for name, acc in self.accum.items()
                           if acc.counts.sum() > 0}
+            for name, expectation in self.cv_expect.items():
+                if name in stationary:  # mean(g(X) - g(Y)) + E g(Y): shift the estimate, keep its error
+                    plain[name] = self.accum_plain[name].summary(name, live, conf)
+                    stationary[name] = shift_summary(stationary[name], expectation, plain[name].std)
         final = {name: summarize(name, b.to_numpy(b.float64(fn(self.state, self.ctx)))[live], conf)
                  for name, fn in self.measures}
         final_state = {}
@@ -352,6 +470,10 @@ class _Run:
             final_state[name] = a
         trace = {name: np.array([float(v) for v in vals]) for name, vals in self.trace_values.items()}
         ta = None
+        if self.exact_integral:
+            ta = np.array(b.to_numpy(b.float64(self.flat[:, self.layout.size:])), dtype=np.float64)
+            ta /= self.steps * self.dt
+            ta[~live] = np.nan
         if self.ta_sum is not None:
             ta = b.to_numpy(self.ta_sum) / self.steps
             ta[~live] = np.nan
@@ -360,8 +482,11 @@ class _Run:
         params.update(dim=self.dim, backend=b.name, dtype=b.dtype, device=b.device,
                       algorithm=repr(self.alg), objective=repr(self.objective), noise=repr(self.noise),
                       scheme=self.scheme)
+        if self.control is not None:
+            params["control_variate"] = {"target": CV_SCHEMES[self.scheme], "expectations": dict(self.cv_expect)}
         return EnsembleResult(stationary, final, final_state, ~live, self.diverged_at,
-                              np.asarray(self.trace_steps, dtype=np.int64), trace, ta, params, elapsed)
+                              np.asarray(self.trace_steps, dtype=np.int64), trace, ta, params, elapsed,
+                              stationary_plain=plain)
 
 
 def run_ensemble(
@@ -391,6 +516,8 @@ def run_ensemble(
     seed: int = 0,
     noise_values: Any = None,
     scheme: str = "euler",
+    increments: str = "gaussian",
+    fused: bool | None = None,
     lr_schedule: Callable[[int], Any] | None = None,
     gains: Callable[[dict[str, Array], int, dict[str, Any]], Array] | None = None,
     minimizer: np.ndarray | None = None,
@@ -421,12 +548,27 @@ def run_ensemble(
         stats: names from :data:`quorumsgd.simulate.measures.MEASURES` or ``(name, fn)`` pairs.
         record_every, time_batches: thinning of the stationary window; time batches per simulation.
         trace_every: record the mean of each statistic every this many steps (loss-vs-iteration curves).
-        time_average: accumulate Lemma 5.5's :math:`\hat{\mathbf x}=\frac1T\int_0^T\bar{\mathbf x}\,dt` per simulation.
+        time_average: accumulate Lemma 5.5's :math:`\hat{\mathbf x}=\frac1T\int_0^T\bar{\mathbf x}\,dt` per simulation
+            (the left Riemann sum over the steps; with ``scheme="exact"`` the exact integral, carried in the
+            state by the exact transition of the augmented linear SDE, so any ``dt`` will do).
         backend, dtype, device: ``"numpy"`` or ``"torch"``; ``"float32"``/``"float64"``; torch device.
         seed: reproducibility (same seed and settings, same numbers on CPU, for numpy and torch alike).
         noise_values: inject the base variates instead of drawing them, shape ``(steps, sims, agents, dim)``
             (``(steps, sims, N)`` for ``scheme="exact"``).
-        scheme: ``"euler"`` or ``"exact"`` (quadratic objective and constant noise only).
+        scheme: ``"euler"`` (plain Euler--Maruyama), ``"exact"`` (quadratic objective and constant noise only),
+            ``"cv"`` or ``"euler_cv"`` (Euler--Maruyama with the linearized system at the minimizer as control
+            variate, :mod:`quorumsgd.simulate.control_variate`: the stationary statistics with a Gaussian closed
+            form get the variance of :math:`g(\mathbf X)-g(\mathbf Y)`; ``"cv"`` also removes the linear part's
+            step bias, ``"euler_cv"`` is exactly unbiased for ``"euler"``'s expectation). Plain time averages
+            of controlled statistics are in ``EnsembleResult.stationary_plain``.
+        increments: ``"gaussian"`` or ``"rademacher"`` (continuous schemes ``"euler"``, ``"cv"``, ``"euler_cv"``
+            with Gaussian noise): the base variates :math:`\mathbf z` of the Brownian increments are :math:`\pm1`
+            with probability 1/2, the same mean and covariance as a Gaussian, hence the same weak order 1 for
+            expectations (exactly the same stationary first and second moments on a linear system) at a third
+            of the generator's cost.
+        fused: ``scheme="euler"`` on an affine, time-independent drift (quadratic objective) with constant noise:
+            one ``(N, N)`` product per step read off the algorithm's drift (same numbers up to rounding);
+            ``None`` uses it for small flat states (``N <= 64``), ``True`` whenever it applies, ``False`` never.
         lr_schedule: ``step -> lr`` for discrete iterations (e.g. :func:`~quorumsgd.simulate.schedules.halving_schedule`).
         gains: SD-QSGD hook ``(state, step, scratch) -> gains (sims, agents, 1)`` for discrete iterations
             with ``pull="state_dependent"`` (e.g. :class:`~quorumsgd.simulate.schedules.BestAgentGains`).
@@ -507,8 +649,8 @@ def _validate(algorithm: Any, objective: Objective, noise: NoiseModel | None, gi
                 raise InvalidParameter("lr", "given (it sets the SDE noise sqrt(lr/batch_size))", None,
                                        "run_ensemble")
             kw["lr"] = _agent_param(kw["lr"], n_agents, "lr")
-        if kw["scheme"] not in ("euler", "exact"):
-            raise InvalidParameter("scheme", "'euler' or 'exact'", kw["scheme"], "run_ensemble")
+        if kw["scheme"] not in ("euler", "exact", *CV_SCHEMES):
+            raise InvalidParameter("scheme", "'euler', 'exact', 'cv' or 'euler_cv'", kw["scheme"], "run_ensemble")
         if kw["scheme"] == "exact":
             if not isinstance(objective, Quadratic) or (noise is not None and noise.state_dependent):
                 raise InvalidParameter("scheme", "'euler' unless the objective is Quadratic and the noise "
@@ -520,7 +662,7 @@ def _validate(algorithm: Any, objective: Objective, noise: NoiseModel | None, gi
     if kw["noise_values"] is not None:
         shape = tuple(np.shape(kw["noise_values"]))
         if kw["scheme"] == "exact":
-            size = StateLayout.of(example).size
+            size = StateLayout.of(example).size + (objective.dim if kw["time_average"] else 0)
             want = (steps, kw["sims"], size)
         else:
             want = (steps, kw["sims"], n_agents, objective.dim)
@@ -528,6 +670,13 @@ def _validate(algorithm: Any, objective: Objective, noise: NoiseModel | None, gi
             raise InvalidParameter("noise_values", "used with a noise model", shape, "run_ensemble")
         if shape != want:
             raise InvalidParameter("noise_values", f"shape {want}", shape, "run_ensemble")
+    if kw["increments"] not in ("gaussian", "rademacher"):
+        raise InvalidParameter("increments", "'gaussian' or 'rademacher'", kw["increments"], "run_ensemble")
+    if kw["increments"] == "rademacher" and (discrete or kw["scheme"] == "exact" or noise is None
+                                             or noise.distribution != "normal"):
+        raise InvalidParameter("increments", "'gaussian' unless a continuous algorithm with Gaussian noise runs "
+                               "an Euler scheme (weak increments replace Brownian increments only)",
+                               kw["increments"], "run_ensemble")
     if kw["rng"] not in ("torch", "numpy"):
         raise InvalidParameter("rng", "'torch' or 'numpy'", kw["rng"], "run_ensemble")
     return kw

@@ -35,6 +35,8 @@ class EnsembleResult:
         trace_steps, trace: mean over surviving simulations of each statistic every ``trace_every`` steps.
         time_average: Lemma 5.5's :math:`\\hat{\\mathbf x}` per simulation, ``(sims, dim)``, when requested.
         params: the run's parameters (JSON friendly); elapsed_s: wall time of the run.
+        stationary_plain: with a control variate (``scheme="cv"``), the plain time averages of the controlled
+            statistics (their variance over ``stationary``'s is the variance reduction).
     """
 
     stationary: dict[str, StatSummary]
@@ -47,6 +49,7 @@ class EnsembleResult:
     time_average: np.ndarray | None
     params: dict[str, Any] = field(default_factory=dict)
     elapsed_s: float = 0.0
+    stationary_plain: dict[str, StatSummary] = field(default_factory=dict)
 
     @property
     def n_live(self) -> int:

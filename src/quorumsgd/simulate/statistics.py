@@ -79,6 +79,12 @@ def summarize(name: str, samples: np.ndarray, confidence: float = 0.95, kind: st
                        float(sd if std is None else std), confidence, x)
 
 
+def shift_summary(s: StatSummary, offset: float, std: float | None = None) -> StatSummary:
+    """``s`` for the statistic plus a known constant (a control variate's exact expectation)."""
+    return StatSummary(s.name, s.kind, s.mean + offset, s.stderr, s.ucb + offset, s.lcb + offset, s.n,
+                       s.std if std is None else std, s.confidence, s.samples + offset)
+
+
 class TimeAverage:
     """Per-simulation running sums of a statistic over the recorded steps, in float64 on the device.
 
@@ -94,18 +100,33 @@ class TimeAverage:
         self.shift: Array | None = None
         self.dev_sum = backend.zeros((sims,), dtype="float64")
         self.dev_sq = backend.zeros((sims,), dtype="float64")
+        # Values are buffered and reduced a block of steps at a time: one copy per step instead of six
+        # operations (small ensembles are bound by the per-step call count, not by arithmetic).
+        self._buf = backend.zeros((max(1, min(256, (1 << 20) // max(sims, 1))), sims), dtype="float64")
+        self._rows, self._batch = 0, 0
 
     def add(self, values: Array, batch: int) -> None:
-        v = self.backend.float64(values)
-        if self.shift is None:
-            self.shift = self.backend.copy(v)
-        self.sums[:, batch] += v
+        if self._rows and (self._rows == self._buf.shape[0] or batch != self._batch):
+            self._flush()
+        self._buf[self._rows] = values  # cast to float64 by the copy
+        self._rows += 1
+        self._batch = batch
         self.counts[batch] += 1
+
+    def _flush(self) -> None:
+        if not self._rows:
+            return
+        v = self._buf[: self._rows]
+        if self.shift is None:
+            self.shift = self.backend.copy(v[0])
+        self.sums[:, self._batch] += v.sum(0)
         d = v - self.shift
-        self.dev_sum += d
-        self.dev_sq += d * d
+        self.dev_sum += d.sum(0)
+        self.dev_sq += (d * d).sum(0)
+        self._rows = 0
 
     def summary(self, name: str, live: np.ndarray, confidence: float) -> StatSummary:
+        self._flush()
         sums = self.backend.to_numpy(self.sums)[live]
         used = self.counts > 0
         means = sums[:, used] / self.counts[used]

@@ -28,6 +28,8 @@ def verify_command(
     json_: bool = typer.Option(False, "--json", help="print one JSON object instead of the table"),
     out_arg: str = typer.Option("report", "--out", help="report folder (Markdown, PNG plots, JSON)"),
     only: str | None = typer.Option(None, "--only", help="run one check (e.g. thm5.1) or claim (e.g. C4)"),
+    plain: bool = typer.Option(False, "--plain", help="no control variates: plain Euler--Maruyama where the "
+                               "default uses the linearized system (slower; for comparison)"),
 ) -> None:
     """Measure every bound of the paper against its derivation; exit 1 if any bound is violated.
 
@@ -44,6 +46,8 @@ def verify_command(
         if not torch.cuda.is_available():
             raise InvalidParameter("--device", "be cpu on a machine without CUDA", device)
     settings = quick_settings(thorough, None if device == "cpu" else device)
+    if plain:
+        settings = replace(settings, control_variate=False)
     checks = [only] if only in CHECKS else ([] if only in CLAIMS else list(CHECKS))
     claims = [only] if only in CLAIMS else ([] if only in CHECKS else list(CLAIMS))
     sweeps = [] if only is not None else list(SWEEPS)
