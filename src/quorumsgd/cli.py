@@ -50,6 +50,9 @@ def _register() -> None:
     from quorumsgd.verify.cli import verify_command
 
     app.command(name="verify")(verify_command)
+    from quorumsgd.hunt.cli import hunt_command
+
+    app.command(name="hunt")(hunt_command)
     from quorumsgd.proofsite.cli import app as proofs_app
 
     app.add_typer(proofs_app, name="proofs")
