@@ -32,7 +32,7 @@ class Rung:
     steps_per_time: float
 
 
-RUNGS: tuple[Rung, ...] = (Rung(16, 4.0, 10.0), Rung(64, 8.0, 20.0), Rung(256, 16.0, 20.0))
+RUNGS: tuple[Rung, ...] = (Rung(16, 4.0, 10.0), Rung(48, 8.0, 20.0), Rung(192, 12.0, 20.0))
 """Rung 0 screens; the top rung is as thorough as ``quorumsgd verify`` (more simulations than its default)."""
 
 
