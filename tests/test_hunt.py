@@ -104,3 +104,52 @@ def test_case_results_do_not_depend_on_anything_but_the_case() -> None:
 def test_bad_flags_are_one_line_errors(run_cli, argv: list[str], needle: str) -> None:  # type: ignore[no-untyped-def]
     code, _, err = run_cli(*argv)
     assert code == 2 and err.startswith("error:") and needle in err and err.count("\n") == 1
+
+
+def test_verify_cases_through_the_engine_equal_the_in_process_sweep(tmp_path: Path) -> None:
+    from quorumsgd.hunt.engine.sweep import distributed_checks
+    from quorumsgd.verify.checks import Settings, run_check
+    from quorumsgd.verify.report import run_sweep
+
+    settings = Settings(sims=16, window=3.0)
+    sweeps = [("lemma3.1", "coupling", (0.5, 2.0))]
+    checks, swept = distributed_checks(["sgd"], sweeps, settings, settings, tmp_path, None, 0)
+    assert checks[0].to_json() | {"details": {}} == run_check("sgd", settings=settings).to_json() | {"details": {}}
+    plain = run_sweep("lemma3.1", "coupling", (0.5, 2.0), settings)
+    assert [r.measured for r in swept[0].results] == [r.measured for r in plain.results]
+    # A second run takes every case from the store (resume): same numbers, nothing evaluated.
+    again, swept_again = distributed_checks(["sgd"], sweeps, settings, settings, tmp_path, None, 0)
+    assert [r.measured for r in swept_again[0].results] == [r.measured for r in plain.results]
+    assert again[0].details == checks[0].details  # elapsed times too: they come from the store
+
+
+def test_sandwich_uses_the_sdp_certificate_contract(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from quorumsgd import bounds
+    from quorumsgd.hunt.report import sandwich
+
+    case = {**DEFAULTS, "family": "quadratic", "curvature": 1.0, "n_agents": 4, "coupling": 2.0, "dim": 2}
+    without = sandwich("thm5.1", case, measured=0.2)
+    assert without["sdp"] is None and "no SDP certificate" in without["sdp_note"]
+    assert 0 < without["exact_quadratic"] < without["paper"]
+    paper_evaluate = bounds.evaluate
+    seen = {}
+
+    def evaluate(name: str, method: str = "paper", **params: object) -> object:
+        if method == "sdp":
+            seen.update(params)
+            return SimpleNamespace(value=0.3)
+        return paper_evaluate(name, **params)
+
+    monkeypatch.setattr(bounds, "evaluate", evaluate)
+    with_sdp = sandwich("thm5.1", case, measured=0.2)
+    assert with_sdp["sdp"] == 0.3 and with_sdp["certified_over_found"] == pytest.approx(1.5)
+    assert seen["smoothness"] == pytest.approx(1.5) and seen["coupling"] == 2.0
+
+
+def test_unreachable_scheduler_is_a_one_line_error() -> None:
+    from quorumsgd.errors import InvalidParameter
+
+    with pytest.raises(InvalidParameter, match="--scheduler"):
+        Engine(scheduler="tcp://127.0.0.1:9", connect_timeout="1s").start()

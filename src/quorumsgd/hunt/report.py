@@ -7,8 +7,8 @@ The sandwich brackets the true worst case of a theorem at the hunted parameters:
 * **SDP** — the certificate over the whole class :math:`S(\lambda,L)` (an *upper* bound), from
   ``quorumsgd.bounds.evaluate(name, method="sdp", smoothness=L, ...)`` when the calculator provides it;
 * **paper** — the paper's bound at the same parameters;
-* **exact quadratic** — the exact stationary value on the isotropic quadratic of curvature :math:`\lambda`
-  with isotropic Gaussian noise (Lyapunov equation, :mod:`quorumsgd.simulate.oracle`);
+* **exact quadratic** — the exact stationary value on the isotropic quadratic of curvature :math:`\lambda` (the
+  case's strong convexity) with isotropic Gaussian noise (Lyapunov equation, :mod:`quorumsgd.simulate.oracle`);
 
 and the ratio certified / found says how well the worst case is pinned down (1 = exactly).
 
@@ -88,7 +88,7 @@ def exact_quadratic_value(theorem: str, case: dict[str, Any]) -> float | None:
     k = float(c["coupling"])
     alg = {"lemma3.1": QSGD(coupling=k), "sgd": SGD(), "thm5.1": QSGD(coupling=k), "thm5.2": EASGD(coupling=k),
            "thm5.3": MomentumQSGD(coupling=k, damping=float(c["damping"] or 0.0))}[theorem]
-    f = Quadratic.isotropic(dim, float(c["strong_convexity"]))
+    f = Quadratic.isotropic(dim, float(build_objective(c).strong_convexity))  # the case's exact lambda
     sde = linearize(alg, f, n, GaussianNoise.isotropic(dim, float(c["sigma2"])), float(c["lr"]), float(c["batch_size"]))
     law = sde.stationary()
     if theorem == "lemma3.1":

@@ -25,6 +25,8 @@ def verify_command(
     json_: bool = typer.Option(False, "--json", help="print one JSON object instead of the table"),
     out: Path = typer.Option(Path("report"), "--out", help="report folder (Markdown, PNG plots, JSON)"),
     only: str | None = typer.Option(None, "--only", help="run one check (e.g. thm5.1) or claim (e.g. C4)"),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="run the checks on this Dask scheduler (tcp://host:8786)"),
+    workers: int | None = typer.Option(None, "--workers", help="local Dask workers for --thorough (default: CPU cores; 0: in-process)"),
 ) -> None:
     """Measure every bound of the paper against its derivation; exit 1 if any bound is violated."""
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
@@ -47,11 +49,19 @@ def verify_command(
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=json_ or not sys.stderr.isatty()) as progress:
         task = progress.add_task("verifying", total=total)
-        for name in checks:
+        distributed = thorough or scheduler is not None or workers is not None
+        if distributed:
+            # Checks and sweeps as cases of the distributed engine, resumable from out/cases.sqlite.
+            from quorumsgd.hunt.engine.sweep import distributed_checks
+
+            progress.update(task, description="checks and sweeps (distributed)")
+            results, sweep_results = distributed_checks(checks, sweeps, settings, sweep_settings, out, scheduler,
+                                                        workers, on_done=lambda: progress.advance(task))
+        for name in checks if not distributed else ():
             progress.update(task, description=f"check {name}")
             results.append(run_check(name, settings=settings))
             progress.advance(task)
-        for check, field_name, values in sweeps:
+        for check, field_name, values in sweeps if not distributed else ():
             progress.update(task, description=f"sweep {check} over {field_name}")
             sweep_results.append(run_sweep(check, field_name, values, sweep_settings,
                                            on_done=lambda: progress.advance(task)))

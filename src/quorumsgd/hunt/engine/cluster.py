@@ -40,13 +40,15 @@ class Engine:
         workers: local worker processes (default: the number of CPU cores); 0 runs in-process.
         scheduler: address of a running Dask scheduler (``tcp://host:8786``); overrides ``workers``.
         processes: local workers as processes (True: no GIL contention; the default) or threads.
+        connect_timeout: how long to try reaching ``scheduler``.
     """
 
-    def __init__(self, workers: int | None = None, scheduler: str | None = None, processes: bool = True) -> None:
+    def __init__(self, workers: int | None = None, scheduler: str | None = None, processes: bool = True,
+                 connect_timeout: str = "20s") -> None:
         if workers is not None and (isinstance(workers, bool) or int(workers) != workers or workers < 0):
             raise InvalidParameter("--workers", "be an integer >= 0", workers)
         self.workers = (os.cpu_count() or 1) if workers is None else int(workers)
-        self.scheduler, self.processes = scheduler, processes
+        self.scheduler, self.processes, self.connect_timeout = scheduler, processes, connect_timeout
         self.client: Any = None
         self._cluster: Any = None
 
@@ -72,7 +74,7 @@ class Engine:
 
         if self.scheduler:
             try:
-                self.client = Client(self.scheduler, timeout="20s")
+                self.client = Client(self.scheduler, timeout=self.connect_timeout)
             except (OSError, TimeoutError) as err:
                 raise InvalidParameter("--scheduler", "be the address of a running Dask scheduler",
                                        f"{self.scheduler}: {err}") from None
@@ -170,7 +172,7 @@ def run_cases(engine: Engine, store: Any, seed: int, jobs: Sequence[Job], stats:
         results[job.key] = result
         stats.evaluated += 1
         stats.keys_evaluated.append(job.key)
-        if store is not None:
+        if store is not None and result.get("status") != "error":  # an error is retried on the next run
             store.put(seed, job.key, job.theorem, job.params, job.fidelity, result, rung=job.rung, trial=job.trial)
         if on_result:
             on_result(job, result)
