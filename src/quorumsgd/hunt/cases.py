@@ -202,8 +202,9 @@ def stiffness(theorem: str, problem: Problem) -> float:
     """
     from quorumsgd import bounds
 
-    if theorem == "lemma5.5":
-        return 1.0
+    s, big_l = problem.spec, problem.smoothness
+    if theorem == "lemma5.5":  # exact transitions with dt = 0.1 / (h + k) over the horizon T = horizon / h
+        return (problem.strong_convexity + s.coupling) / problem.strong_convexity * 10.0
     s, big_l = problem.spec, problem.smoothness
     fastest = {"sgd": big_l, "thm5.2": big_l + s.coupling * (1 + s.n_agents),
                "thm5.3": (s.damping or 0.0) + s.coupling + big_l**0.5}.get(theorem, big_l + s.coupling)

@@ -60,8 +60,8 @@ _ALGORITHM: dict[str, dict[str, Dim]] = {
                "coupling": ("log", 0.2, 2.0)},
     "thm5.3": {"family": ("cat", ("softplus", "logcosh", "quadratic")), "n_agents": ("int", 1, 16),
                "damping_margin": ("log", 0.2, 3.0), "coupling_margin": ("log", 0.1, 5.0)},
-    "lemma5.5": {"dim": ("int", 1, 4), "strong_convexity": ("log", 0.2, 2.0), "n_agents": ("int", 1, 16),
-                 "coupling": ("float", 0.0, 10.0), "sigma2": ("log", 0.05, 20.0), "horizon": ("log", 5.0, 100.0)},
+    "lemma5.5": {"dim": ("int", 1, 4), "strong_convexity": ("log", 0.5, 2.0), "n_agents": ("int", 1, 8),
+                 "coupling": ("float", 0.0, 2.0), "sigma2": ("log", 0.05, 20.0), "horizon": ("log", 5.0, 30.0)},
 }
 
 

@@ -1,0 +1,122 @@
+"""Throughput of the distributed engine: cases per hour, in-process vs a local Dask cluster of 2 workers.
+
+Run: python benchmarks/bench_hunt.py [--cases 12] [--repeats 2] [--workers 2]
+
+Two workloads, the cases that `verify --thorough`'s random tier and `hunt` evaluate:
+
+* **thorough tier**: problems drawn (derandomized) from the strategies of ``tests/test_verify_properties.py``'s
+  slow tier, measured with its settings (96 simulations, window 12, 20 steps per time unit);
+* **hunt rung 0**: candidates of a ``hunt thm5.1`` search (the first batch the seeded TPE asks) on rung 0.
+
+The in-process engine and the 2-worker LocalCluster run the *same* cases, interleaved (in-process, cluster,
+in-process, cluster, ...), each after a warm-up case on every worker (process start and first-call imports are
+reported separately). Parallel efficiency = (t_in_process / t_cluster) / workers. The machine is shared with
+other jobs: compare the ratios, not the absolute numbers. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+from hypothesis import given, settings
+
+from quorumsgd.hunt import racing
+from quorumsgd.hunt.cases import DEFAULTS, evaluate_case
+from quorumsgd.hunt.engine import Engine
+from quorumsgd.hunt.engine.sweep import verify_case
+from quorumsgd.hunt.search import complete_case, search_space
+from quorumsgd.strategies import qsgd_problems
+from quorumsgd.verify.checks import Settings
+
+SLOW_TIER = Settings(sims=96, window=12.0, confidence=0.99, steps_per_time=20.0)
+
+
+def thorough_cases(n: int) -> list[tuple[Any, ...]]:
+    drawn = []
+
+    @settings(max_examples=4 * n, derandomize=True, deadline=None, database=None)
+    @given(problem=qsgd_problems())
+    def collect(problem: Any) -> None:
+        drawn.append(problem)
+
+    collect()
+    names = ("thm5.1", "lemma3.1", "sgd")
+    out = []
+    for i, problem in enumerate(drawn[-n:]):  # past hypothesis' first, minimal examples: typical cases
+        spec = json.loads(json.dumps(problem.spec.__dict__))
+        out.append((verify_case, names[i % 3], spec, {**SLOW_TIER.__dict__, "seed": i}))
+    return out
+
+
+def hunt_cases(n: int) -> list[tuple[Any, ...]]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=0))
+    space = search_space("thm5.1")
+    from quorumsgd.hunt.search import _suggest
+
+    fid = racing.fidelity(0, 0)
+    out = []
+    for _ in range(n):
+        trial = study.ask()
+        case = complete_case("thm5.1", {k: _suggest(trial, k, d) for k, d in space.items()}, {})
+        out.append((evaluate_case, "thm5.1", case, fid))
+    return out
+
+
+def _call(fn: Any, *args: Any) -> Any:
+    return fn(*args)
+
+
+def _time(engine: Engine, cases: list[tuple[Any, ...]]) -> float:
+    start = time.perf_counter()
+    results = list(engine.map(_call, cases))
+    assert len(results) == len(cases)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cases", type=int, default=12)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    workloads = {"thorough_tier": thorough_cases(args.cases), "hunt_rung0": hunt_cases(args.cases)}
+    warm = [(evaluate_case, "thm5.1", {**DEFAULTS, "dim": 1}, racing.fidelity(0, 99))]
+    local = Engine(workers=0)
+    t0 = time.perf_counter()
+    cluster = Engine(workers=args.workers).__enter__()
+    startup = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    list(cluster.map(_call, warm * args.workers * 2))  # first-call imports on every worker
+    warmup = time.perf_counter() - t0
+    list(local.map(_call, warm))
+    report: dict[str, Any] = {"workers": args.workers, "cases": args.cases, "cluster_startup_s": startup,
+                              "worker_warmup_s": warmup}
+    try:
+        for name, cases in workloads.items():
+            t_local, t_cluster = [], []
+            for _ in range(args.repeats):  # interleaved: both engines see the same background load
+                t_local.append(_time(local, cases))
+                t_cluster.append(_time(cluster, cases))
+            tl, tc = min(t_local), min(t_cluster)
+            per_case = tl / len(cases)
+            eff = tl / tc / args.workers
+            report[name] = {
+                "in_process_s": t_local, "cluster_s": t_cluster,
+                "cases_per_hour_in_process": 3600 / per_case,
+                "cases_per_hour_cluster": 3600 * len(cases) / tc,
+                "parallel_efficiency": eff,
+                "projected_hours_1e5_cases_64_workers": 1e5 * per_case / (64 * min(eff, 1.0)) / 3600,
+            }
+    finally:
+        cluster.close()
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
