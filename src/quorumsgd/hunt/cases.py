@@ -14,7 +14,7 @@ Example:
     ...         "n_agents": 4, "coupling": 1.0}
     >>> p = build_problem("thm5.1", case)
     >>> p.strong_convexity, p.smoothness, round(p.q, 4)
-    (0.5, 2.5, 5.1320)
+    (0.5, 2.5, 2.566)
 """
 
 from __future__ import annotations
@@ -211,3 +211,25 @@ def stiffness(theorem: str, problem: Problem) -> float:
     rates = [float(r) for r in bounds.evaluate(theorem, **bound_parameters(theorem, problem)).transient_rates.values()]
     positive = [r for r in rates if r > 0]
     return float("inf") if not positive else fastest / min(positive)
+
+
+_EXACT_SCHEME = {"lemma3.1", "sgd", "thm5.1", "thm5.3"}  # checks that use exact transitions on isotropic quadratics
+
+
+def euler_allowance(theorem: str, params: dict[str, Any], steps_per_time: float) -> float:
+    r"""Relative discretization bias a measurement may carry: a smaller excess over the bound is no finding.
+
+    Euler--Maruyama with step :math:`dt` inflates the stationary second moment of the linear test equation
+    :math:`dX=-aX\,dt+s\,dW` by :math:`1/(1-a\,dt/2)`; the checks take :math:`dt=1/(\text{steps\_per\_time}\,r_{\max})`
+    with :math:`a\le r_{\max}`. So second moments (Lemma 3.1's spread) may read up to :math:`1/(2s-1)` high and
+    norms (the other bounds) up to :math:`\sqrt{1+1/(2s-1)}-1`, with :math:`s` = ``steps_per_time``. Exact
+    transitions (isotropic quadratics, Lemma 5.5) have no bias: 0.
+
+    >>> euler_allowance("lemma3.1", {"family": "softplus"}, 20.0) == 1 / 39
+    True
+    """
+    p = canonical(params)
+    if theorem == "lemma5.5" or (theorem in _EXACT_SCHEME and p["family"] == "quadratic" and p["noise"] == "isotropic"):
+        return 0.0
+    second_moment = 1.0 / (2.0 * steps_per_time - 1.0)
+    return second_moment if theorem == "lemma3.1" else math.sqrt(1.0 + second_moment) - 1.0

@@ -15,8 +15,8 @@ and the ratio certified / found says how well the worst case is pinned down (1 =
 Example:
     >>> from quorumsgd.hunt.cases import DEFAULTS
     >>> s = sandwich("lemma3.1", {**DEFAULTS, "family": "quadratic", "curvature": 0.0, "n_agents": 4}, measured=0.1)
-    >>> round(s["exact_quadratic"] / s["paper"], 6)        # (p - 1)/p: (22) is tight up to that factor
-    0.75
+    >>> round(s["exact_quadratic"] / s["paper"], 6)   # (22) with the factor (p - 1) is attained by the quadratic
+    1.0
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from quorumsgd.errors import QuorumSGDError
-from quorumsgd.hunt.cases import bound_parameters, build_objective, build_problem, canonical
+from quorumsgd.hunt.cases import bound_parameters, build_objective, build_problem, canonical, euler_allowance
 
 _ALGORITHM_STAT = {"lemma3.1": "spread", "sgd": "center", "thm5.1": "center", "thm5.2": "center+quorum",
                    "thm5.3": "center+velocity"}
@@ -250,11 +250,13 @@ def build_report(state: Any, out: Path, engine: str, elapsed_s: float, store_pat
     plot_tightness(state.history, theorem, out / "tightness.png")
     payload["plots"]["tightness"] = "tightness.png"
     top = len(state.results) - 1
-    for trial, result in state.confirmed_violations():
-        fid = racing.fidelity(top, state.seed).to_json()
-        payload["violations"].append({"trial": trial, "measured": result["measured"],
-                                      "lower_confidence": result["lower_confidence"], "bound": result["bound"],
-                                      "reproduce": reproduce_command(theorem, state.cases[trial], fid)})
+    fid = racing.fidelity(top, state.seed).to_json()
+    confirmed, allowed = state.violations(fid["steps_per_time"])
+    for key, found in (("violations", confirmed), ("within_euler_allowance", allowed)):
+        payload[key] = [{"trial": trial, "measured": result["measured"], "lower_confidence": result["lower_confidence"],
+                         "bound": result["bound"], "euler_allowance": euler_allowance(theorem, state.cases[trial],
+                                                                                      fid["steps_per_time"]),
+                         "reproduce": reproduce_command(theorem, state.cases[trial], fid)} for trial, result in found]
     for rung in range(top):
         for trial, result in sorted(state.results[rung].items()):
             if result.get("status") == "ok" and result.get("verdict") == "violated":
@@ -290,9 +292,14 @@ def _markdown(p: dict[str, Any]) -> str:
                   f"| {_fmt(s['found'])} | {_fmt(s['sdp'])} | {_fmt(s['paper'])} | {_fmt(s['exact_quadratic'])} | "
                   f"{_fmt(s['certified_over_found'])} | {_fmt(s['paper_over_found'])} |", "", f"SDP: {s['sdp_note']}", ""]
     if p["violations"]:
-        lines += ["## VIOLATIONS (confirmed on the top rung: lower confidence bound > bound)", ""]
+        lines += ["## VIOLATIONS (confirmed on the top rung: lower confidence bound > bound x (1 + Euler allowance))", ""]
         lines += [f"- trial {v['trial']}: measured {v['measured']:.6g} (lower conf. {v['lower_confidence']:.6g}) > bound "
                   f"{v['bound']:.6g}. Reproduce: `{v['reproduce']}`" for v in p["violations"]]
+        lines.append("")
+    if p.get("within_euler_allowance"):
+        lines += ["Top-rung excesses within the Euler discretization allowance (not findings; rerun finer to decide):", ""]
+        lines += [f"- trial {v['trial']}: lower conf. {v['lower_confidence']:.6g} vs bound {v['bound']:.6g} "
+                  f"(allowance {100 * v['euler_allowance']:.2f}%). `{v['reproduce']}`" for v in p["within_euler_allowance"]]
         lines.append("")
     if p["screening_flags"]:
         lines += [f"Screening flags on lower rungs (re-measured higher up): {len(p['screening_flags'])}.", ""]

@@ -28,7 +28,7 @@ from typing import Any
 
 from quorumsgd.errors import InvalidParameter
 from quorumsgd.hunt import racing
-from quorumsgd.hunt.cases import DEFAULTS, FAMILIES, NOISES, THEOREMS, case_key, evaluate_case
+from quorumsgd.hunt.cases import DEFAULTS, FAMILIES, NOISES, THEOREMS, case_key, euler_allowance, evaluate_case
 from quorumsgd.hunt.engine import Engine, Job, run_cases
 from quorumsgd.hunt.engine.cluster import RunStats
 
@@ -140,9 +140,19 @@ class HuntState:
                 return trial, rung, ok[trial]
         return None
 
-    def confirmed_violations(self) -> list[tuple[int, dict[str, Any]]]:
+    def violations(self, steps_per_time: float) -> tuple[list[tuple[int, dict[str, Any]]], list[tuple[int, dict[str, Any]]]]:
+        """Top-rung violations (lower confidence bound > bound): ``(confirmed, within the Euler allowance)``.
+
+        A violation is *confirmed* when the lower confidence bound exceeds the bound by more than the
+        discretization bias the measurement may carry (:func:`~quorumsgd.hunt.cases.euler_allowance`).
+        """
         top = self.results[-1] if self.results else {}
-        return [(t, r) for t, r in sorted(top.items()) if r.get("status") == "ok" and r.get("verdict") == "violated"]
+        confirmed, allowed = [], []
+        for t, r in sorted(top.items()):
+            if r.get("status") == "ok" and r.get("verdict") == "violated":
+                slack = euler_allowance(self.theorem, self.cases[t], steps_per_time)
+                (confirmed if r["lower_confidence"] > r["bound"] * (1.0 + slack) else allowed).append((t, r))
+        return confirmed, allowed
 
 
 def hunt(theorem: str, budget: int, seed: int = 0, fixed: dict[str, Any] | None = None,

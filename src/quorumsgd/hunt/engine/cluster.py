@@ -64,7 +64,10 @@ class Engine:
         self.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type | None, *exc: object) -> None:
+        if exc_type is KeyboardInterrupt:  # tasks in flight are cancelled: their shutdown chatter is no news
+            for name in ("distributed", "tornado", "asyncio"):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
         self.close()
 
     def start(self) -> None:
