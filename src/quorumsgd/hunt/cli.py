@@ -135,8 +135,9 @@ def _summary(console: Console, p: dict[str, Any], out: Path) -> None:
         console.print(f"hunt {p['name']}: no candidate could be measured ({p['status_counts']})")
         return
     console.print(f"hunt {p['name']}: worst tightness {w['tightness']:.4f} (measured {w['measured']:.6g}, lcb "
-                  f"{w['lower_confidence']:.6g}, ucb {w['upper_confidence']:.6g}, bound {w['bound']:.6g}; rung "
-                  f"{w['rung']}, {w['verdict']})", soft_wrap=True)
+                  f"{w['lower_confidence']:.6g}, ucb {w['upper_confidence']:.6g}, bound {w['bound']:.6g}; "
+                  f"{'independent confirmation' if w['confirmation'] else 'race'}, {w['verdict']}; in the race "
+                  f"{w['raced_tightness']:.4f})", soft_wrap=True)
     console.print(f"case: {json.dumps(w['case'], sort_keys=True)}", soft_wrap=True)
     console.print(f"sandwich: found {s['found']:.6g} | SDP {s['sdp'] if s['sdp'] is not None else '—'} | paper "
                   f"{s['paper']:.6g} | exact quadratic {s['exact_quadratic'] if s['exact_quadratic'] is not None else '—'}",

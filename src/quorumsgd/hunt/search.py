@@ -28,7 +28,16 @@ from typing import Any
 
 from quorumsgd.errors import InvalidParameter
 from quorumsgd.hunt import racing
-from quorumsgd.hunt.cases import DEFAULTS, FAMILIES, NOISES, THEOREMS, case_key, euler_allowance, evaluate_case
+from quorumsgd.hunt.cases import (
+    DEFAULTS,
+    FAMILIES,
+    NOISES,
+    THEOREMS,
+    Fidelity,
+    case_key,
+    euler_allowance,
+    evaluate_case,
+)
 from quorumsgd.hunt.engine import Engine, Job, run_cases
 from quorumsgd.hunt.engine.cluster import RunStats
 
@@ -125,6 +134,9 @@ class HuntState:
     history: list[tuple[int, int, float | None]] = field(default_factory=list)
     """``(trial, rung, tightness)`` in evaluation order (the tightness-vs-evaluations plot)."""
     stats: RunStats = field(default_factory=RunStats)
+    confirmations: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """Independent re-measurements (fresh seed, twice finer step) of the winner and of top-rung violations."""
+    confirmation_fidelity: Fidelity | None = None
 
     def scores(self) -> list[dict[int, tuple[float, bool]]]:
         """Per rung, ``trial -> (tightness, violated)``; a failed case scores -inf (never promoted, never rerun)."""
@@ -140,17 +152,19 @@ class HuntState:
                 return trial, rung, ok[trial]
         return None
 
-    def violations(self, steps_per_time: float) -> tuple[list[tuple[int, dict[str, Any]]], list[tuple[int, dict[str, Any]]]]:
-        """Top-rung violations (lower confidence bound > bound): ``(confirmed, within the Euler allowance)``.
+    def violations(self) -> tuple[list[tuple[int, dict[str, Any]]], list[tuple[int, dict[str, Any]]]]:
+        """Violations of the confirmation runs: ``(confirmed, within the Euler allowance)``.
 
-        A violation is *confirmed* when the lower confidence bound exceeds the bound by more than the
-        discretization bias the measurement may carry (:func:`~quorumsgd.hunt.cases.euler_allowance`).
+        The race selects its winner on noisy measurements (the winner's curse) and all candidates of a rung share
+        one seed, so a violation counts only on an *independent* re-measurement (fresh seed, twice finer step):
+        confirmed when its lower confidence bound exceeds the bound by more than the discretization bias the
+        measurement may carry (:func:`~quorumsgd.hunt.cases.euler_allowance`).
         """
-        top = self.results[-1] if self.results else {}
         confirmed, allowed = [], []
-        for t, r in sorted(top.items()):
+        spt = self.confirmation_fidelity.steps_per_time if self.confirmation_fidelity else 0.0
+        for t, r in sorted(self.confirmations.items()):
             if r.get("status") == "ok" and r.get("verdict") == "violated":
-                slack = euler_allowance(self.theorem, self.cases[t], steps_per_time)
+                slack = euler_allowance(self.theorem, self.cases[t], spt)
                 (confirmed if r["lower_confidence"] > r["bound"] * (1.0 + slack) else allowed).append((t, r))
         return confirmed, allowed
 
@@ -208,7 +222,24 @@ def hunt(theorem: str, budget: int, seed: int = 0, fixed: dict[str, Any] | None 
         _race(state, job, engine, store, final=drawn >= budget)
         if progress:
             progress(state)
+    _confirm(state, rungs, engine, store)
     return state
+
+
+def _confirm(state: HuntState, rungs: tuple[racing.Rung, ...], engine: Engine, store: Any) -> None:
+    """Re-measure the winner and every top-rung violation on independent noise with a twice finer step."""
+    top = rungs[-1]
+    fid = Fidelity(sims=top.sims, window=top.window, steps_per_time=2 * top.steps_per_time,
+                   seed=state.seed * 1000 + 999)
+    state.confirmation_fidelity = fid
+    best = state.best()
+    trials = {t for t, r in state.results[-1].items() if r.get("status") == "ok" and r.get("verdict") == "violated"}
+    if best is not None:
+        trials.add(best[0])
+    jobs = [Job(case_key(state.theorem, state.cases[t], fid), state.theorem, state.cases[t], fid.to_json(),
+                evaluate_case, (state.theorem, state.cases[t], fid), rung=len(rungs), trial=t) for t in sorted(trials)]
+    results = run_cases(engine, store, state.seed, jobs, state.stats)
+    state.confirmations = {j.trial: results[j.key] for j in jobs}  # type: ignore[misc]
 
 
 def _race(state: HuntState, job: Callable[[int, int], Job], engine: Engine, store: Any, final: bool) -> None:
