@@ -74,7 +74,7 @@ _ALGORITHM: dict[str, dict[str, Dim]] = {
 }
 
 
-STARTUP_TRIALS = 10
+STARTUP_TRIALS = 16
 """Random candidates before TPE models the results; independent of the budget, so that a rerun with a larger
 ``--budget`` asks the same first candidates and extends the stored hunt instead of starting another."""
 
