@@ -153,3 +153,14 @@ def test_unreachable_scheduler_is_a_one_line_error() -> None:
 
     with pytest.raises(InvalidParameter, match="--scheduler"):
         Engine(scheduler="tcp://127.0.0.1:9", connect_timeout="1s").start()
+
+
+def test_verify_report_can_show_the_sandwich_of_a_check() -> None:
+    from quorumsgd.hunt.report import sandwich_for_check
+    from quorumsgd.verify.checks import Settings, run_check
+
+    result = run_check("sgd", settings=Settings(sims=16, window=3.0))
+    s = sandwich_for_check(result)
+    assert s is not None and s["found"] == result.measured and s["paper"] == result.bound
+    # The default SGD problem is a quadratic: its exact value (isotropic, curvature lambda) is below the bound.
+    assert 0 < s["exact_quadratic"] < s["paper"]
