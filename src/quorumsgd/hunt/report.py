@@ -188,8 +188,9 @@ def plot_objective(case: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def plot_tightness(history: list[tuple[int, int, float | None]], theorem: str, path: Path) -> None:
-    """Tightness of every evaluation in order (colored by rung) and the best rung-0 value so far."""
+def plot_tightness(history: list[tuple[int, int, float | None]], theorem: str, path: Path,
+                   confirmed: float | None = None) -> None:
+    """Tightness of every evaluation in order (colored by rung), the best rung-0 value so far, the confirmation."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -204,6 +205,8 @@ def plot_tightness(history: list[tuple[int, int, float | None]], theorem: str, p
         ax.plot(idx[m], vals[m], "o", ms=3 + 2 * r, alpha=0.7, label=f"rung {r}")
     best = np.fmax.accumulate(np.where(rungs == 0, vals, np.nan))
     ax.plot(idx, best, "-", c="k", lw=1, label="best rung 0 so far")
+    if confirmed is not None:
+        ax.plot([len(history)], [confirmed], "*", ms=12, c="k", label="winner, independent confirmation")
     ax.axhline(1.0, c="r", ls="--", lw=0.8, label="bound")
     ax.set_xlabel("evaluation")
     ax.set_ylabel("tightness = measured / bound")
@@ -254,7 +257,8 @@ def build_report(state: Any, out: Path, engine: str, elapsed_s: float, store_pat
                                        result.get("params", {}) | result.get("details", {}))
         plot_objective(case, out / "worst_objective.png")
         payload["plots"]["objective"] = "worst_objective.png"
-    plot_tightness(state.history, theorem, out / "tightness.png")
+    plot_tightness(state.history, theorem, out / "tightness.png",
+                   payload["worst"]["tightness"] if payload["worst"] and payload["worst"]["confirmation"] else None)
     payload["plots"]["tightness"] = "tightness.png"
     confirmed, allowed = state.violations()
     for key, found in (("violations", confirmed), ("within_euler_allowance", allowed)):
