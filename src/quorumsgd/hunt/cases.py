@@ -29,17 +29,12 @@ from typing import Any
 import numpy as np
 
 from quorumsgd.errors import InvalidParameter, QuorumSGDError
+from quorumsgd.hunt.names import FAMILIES, NOISES, THEOREMS
 from quorumsgd.objectives import GaussianNoise, LogCosh, Quadratic, RotatedPieces, ShapedNoise
 from quorumsgd.objectives.base import Objective
 from quorumsgd.objectives.families import rotation
 from quorumsgd.objectives.noise import NoiseModel
 from quorumsgd.verify.problems import Problem, ProblemSpec
-
-THEOREMS: tuple[str, ...] = ("lemma3.1", "thm3.2", "sgd", "thm5.1", "thm5.2", "thm5.3", "lemma5.5")
-"""Every measurable upper bound a hunt can target (design.md names)."""
-
-FAMILIES: tuple[str, ...] = ("softplus", "switch", "logcosh", "quadratic")
-NOISES: tuple[str, ...] = ("isotropic", "anisotropic", "modulated", "uniform")
 
 DEFAULTS: dict[str, Any] = {
     "family": "softplus", "dim": 2, "strong_convexity": 0.5, "curvature": 1.0, "width": 1.0, "shift": 0.0,

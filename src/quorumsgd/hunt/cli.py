@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from quorumsgd.errors import InvalidParameter
-from quorumsgd.hunt.cases import FAMILIES, NOISES, THEOREMS
+from quorumsgd.hunt.names import FAMILIES, NOISES, THEOREMS
 
 _POSITIVE = {"lr", "sigma2", "strong_convexity", "damping", "curvature", "width"}
 
@@ -61,7 +61,7 @@ def _replay(name: str, replay: str, json_: bool, console: Console) -> None:
 
 
 def hunt_command(
-    name: str = typer.Argument(..., help=f"the bound to attack: {', '.join(THEOREMS)}"),
+    name: str = typer.Argument(..., metavar="NAME", help=f"the bound to attack: {', '.join(THEOREMS)}"),
     budget: int = typer.Option(200, "--budget", help="candidates drawn by the optimizer (each measured on rung 0)"),
     seed: int = typer.Option(0, "--seed", help="seed of the search and of the common random numbers"),
     out: Path = typer.Option(Path("hunt"), "--out", help="report folder (hunt.md, hunt.json, PNG plots, cases.sqlite)"),
