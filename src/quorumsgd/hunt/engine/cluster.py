@@ -82,8 +82,13 @@ class Engine:
                 raise InvalidParameter("--scheduler", "be the address of a running Dask scheduler",
                                        f"{self.scheduler}: {err}") from None
             return
-        self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=self.processes,
-                                     host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+        import dask
+
+        # Cases are short (a fraction of a second on rung 0): let workers queue them instead of waiting for the
+        # scheduler after each one (its default keeps ~1 task per thread, a round trip per case).
+        with dask.config.set({"distributed.scheduler.worker-saturation": float("inf")}):
+            self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=self.processes,
+                                         host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
         self.client = Client(self._cluster)
 
     def close(self) -> None:
