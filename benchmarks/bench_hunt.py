@@ -20,7 +20,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
@@ -81,11 +85,22 @@ def _time(engine: Engine, cases: list[tuple[Any, ...]]) -> float:
     return time.perf_counter() - start
 
 
+def _spawn(args: list[str]) -> list[subprocess.Popen[bytes]]:
+    dask = Path(sys.executable).with_name("dask")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return [subprocess.Popen([str(dask), *args], start_new_session=True, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cases", type=int, default=12)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--sessions", action="store_true",
+                        help="run each worker in its own session: on a shared Linux machine with scheduler autogroups "
+                             "(kernel.sched_autogroup_enabled) all processes of one session share one slice of CPU, "
+                             "so local workers started by this process could never run in parallel")
     args = parser.parse_args()
     workloads = {"thorough_tier": thorough_cases(args.cases), "hunt_rung0": hunt_cases(args.cases)}
     warm = [(evaluate_case, "thm5.1", {**DEFAULTS, "dim": 1}, racing.fidelity(0, 99))]
@@ -93,9 +108,19 @@ def main() -> None:
     list(local.map(_call, warm))
     engines = {"in_process": local}
     report: dict[str, Any] = {"workers": args.workers, "cases": args.cases, "startup_s": {}}
+    spawned: list[subprocess.Popen[bytes]] = []
     for n in sorted({1, args.workers}):
         t0 = time.perf_counter()
-        engines[f"cluster_{n}"] = Engine(workers=n).__enter__()
+        if args.sessions:  # a scheduler and n single-process workers, each in its own session (own autogroup)
+            address = f"tcp://127.0.0.1:{8790 + n}"
+            spawned += _spawn(["scheduler", "--host", "127.0.0.1", "--port", str(8790 + n), "--no-dashboard"])
+            time.sleep(3)
+            for _ in range(n):
+                spawned += _spawn(["worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"])
+            engines[f"cluster_{n}"] = Engine(scheduler=address).__enter__()
+            engines[f"cluster_{n}"].client.wait_for_workers(n, timeout=60)
+        else:
+            engines[f"cluster_{n}"] = Engine(workers=n).__enter__()
         list(engines[f"cluster_{n}"].map(_call, warm * n * 2))  # process start and first-call imports
         report["startup_s"][f"cluster_{n}"] = time.perf_counter() - t0
     try:
@@ -119,6 +144,9 @@ def main() -> None:
         for key, engine in engines.items():
             if key != "in_process":
                 engine.close()
+        for proc in reversed(spawned):
+            proc.terminate()
+            proc.wait(timeout=30)
     print(json.dumps(report, indent=1))
 
 
