@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("quorumsgd.simulate.cli:app", "Monte Carlo model-problem experiments of the paper (Figs 1-6)."),
     "verify": ("quorumsgd.verify.cli:verify_command",
                "Measure every bound of the paper against its derivation; exit 1 if one is violated."),
+    "hunt": ("quorumsgd.hunt.cli:hunt_command",
+             "Adversarial search for the worst case of a bound (measured / bound), on a Dask cluster."),
     "proofs": ("quorumsgd.proofsite.cli:app", "Proof notebooks: execute them and render the browsable site."),
 }
 """name -> ("module:attribute", one-line help shown by ``quorumsgd --help`` without importing the module)."""

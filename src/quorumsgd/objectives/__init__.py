@@ -5,12 +5,21 @@
 * :class:`NonconvexSurrogate1D`, :class:`CoupledDoubleWellSurrogate` — SURROGATES (not the paper's formulas)
   of the model losses (40) and (44).
 * Noise: :class:`GaussianNoise` (constant covariance), :class:`ModulatedGaussianNoise` (state dependent),
-  :class:`UniformNoise`.
+  :class:`UniformNoise`, :class:`ShapedNoise` (anisotropic, state-dependent, normal or uniform).
+* :class:`RotatedPieces` — the adversarial family: asymmetric softplus / switch pieces along rotated directions
+  with exact constants lambda, L, Q and x* (:mod:`quorumsgd.objectives.families`).
 """
 
 from quorumsgd.objectives.base import Objective
+from quorumsgd.objectives.families import RotatedPieces
 from quorumsgd.objectives.logcosh import LogCosh
-from quorumsgd.objectives.noise import GaussianNoise, ModulatedGaussianNoise, NoiseModel, UniformNoise
+from quorumsgd.objectives.noise import (
+    GaussianNoise,
+    ModulatedGaussianNoise,
+    NoiseModel,
+    ShapedNoise,
+    UniformNoise,
+)
 from quorumsgd.objectives.quadratic import Quadratic
 from quorumsgd.objectives.surrogates import CoupledDoubleWellSurrogate, NonconvexSurrogate1D
 
@@ -23,5 +32,7 @@ __all__ = [
     "NonconvexSurrogate1D",
     "Objective",
     "Quadratic",
+    "RotatedPieces",
+    "ShapedNoise",
     "UniformNoise",
 ]

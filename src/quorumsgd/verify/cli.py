@@ -30,6 +30,10 @@ def verify_command(
     only: str | None = typer.Option(None, "--only", help="run one check (e.g. thm5.1) or claim (e.g. C4)"),
     plain: bool = typer.Option(False, "--plain", help="no control variates: plain Euler--Maruyama where the "
                                "default uses the linearized system (slower; for comparison)"),
+    scheduler: str | None = typer.Option(None, "--scheduler",
+                                         help="run the checks on this Dask scheduler (tcp://host:8786)"),
+    workers: int | None = typer.Option(None, "--workers",
+                                       help="local Dask workers for --thorough (default: CPU cores; 0: in-process)"),
 ) -> None:
     """Measure every bound of the paper against its derivation; exit 1 if any bound is violated.
 
@@ -61,12 +65,20 @@ def verify_command(
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=json_ or not sys.stderr.isatty()) as progress:
         task = progress.add_task("verifying", total=total)
+        distributed = thorough or scheduler is not None or workers is not None
         try:
-            for name in checks:
+            if distributed and (checks or sweeps):
+                # Checks and sweeps as cases of the distributed engine, resumable from out/cases.sqlite.
+                from quorumsgd.hunt.engine.sweep import distributed_checks
+
+                progress.update(task, description="checks and sweeps (distributed)")
+                results, sweep_results = distributed_checks(checks, sweeps, settings, sweep_settings, out, scheduler,
+                                                            workers, on_done=lambda: progress.advance(task))
+            for name in checks if not distributed else ():
                 progress.update(task, description=f"check {name}")
                 results.append(run_check(name, settings=settings))
                 progress.advance(task)
-            for check, field_name, values in sweeps:
+            for check, field_name, values in sweeps if not distributed else ():
                 progress.update(task, description=f"sweep {check} over {field_name}")
                 run_sweep(check, field_name, values, sweep_settings, on_done=lambda: progress.advance(task),
                           into=sweep_results)

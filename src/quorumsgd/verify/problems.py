@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -37,6 +38,10 @@ class ProblemSpec:
     damping: float | None = None
     logcosh_curvature: float | None = None
     modulation: float | None = None
+
+
+_ALGORITHM_FIELDS = frozenset({"n_agents", "coupling", "lr", "batch_size", "damping"})
+"""Spec fields that leave the objective and the noise unchanged."""
 
 
 @dataclass(frozen=True)
@@ -84,8 +89,15 @@ class Problem:
                                      n_agents, coupling, lr, batch_size, damping, curvature, modulation))
 
     def replace(self, **changes: Any) -> Problem:
-        """A copy with some spec fields changed (e.g. ``n_agents`` or ``coupling`` for a sweep)."""
-        return Problem.build(ProblemSpec(**{**asdict(self.spec), **changes}))
+        """A copy with some spec fields changed (e.g. ``n_agents`` or ``coupling`` for a sweep).
+
+        Changing only the algorithm's parameters keeps the objective and the noise, so problems built around an
+        arbitrary objective (``Problem(spec, objective, noise)``, e.g. the hunt's families) can be swept too.
+        """
+        spec = ProblemSpec(**{**asdict(self.spec), **changes})
+        if set(changes) <= _ALGORITHM_FIELDS:
+            return dataclasses.replace(self, spec=spec)
+        return Problem.build(spec)
 
     # -- constants the theorems need --------------------------------------------------------------------------
 

@@ -1,0 +1,230 @@
+r"""A hunt *case*: one objective of a family, one noise model and the theorem's parameters, as a flat JSON dict.
+
+A case is evaluated by :func:`evaluate_case` (on any worker: it takes and returns plain data) with one of the
+checks of :mod:`quorumsgd.verify.checks`, so a hunt measures exactly what ``quorumsgd verify`` measures:
+the stationary statistic past the theorem's transients, its one-sided confidence bounds, and the bound.
+
+Families (``family``): ``softplus`` and ``switch`` (:class:`~quorumsgd.objectives.RotatedPieces`), ``logcosh``
+(:class:`~quorumsgd.objectives.LogCosh`), ``quadratic`` (eigenvalues :math:`\lambda` and :math:`\lambda+c` along
+rotated directions). Noise (``noise``): ``isotropic`` Gaussian, or :class:`~quorumsgd.objectives.ShapedNoise`
+``anisotropic``, ``modulated`` (state dependent, strongest at :math:`\mathbf x^*`) or ``uniform`` (non-Gaussian).
+
+Example:
+    >>> case = {**DEFAULTS, "family": "softplus", "dim": 2, "curvature": 2.0, "width": 0.3, "shift": 1.3,
+    ...         "n_agents": 4, "coupling": 1.0}
+    >>> p = build_problem("thm5.1", case)
+    >>> p.strong_convexity, p.smoothness, round(p.q, 4)
+    (0.5, 2.5, 2.566)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from quorumsgd.errors import InvalidParameter, QuorumSGDError
+from quorumsgd.hunt.names import FAMILIES, NOISES, THEOREMS
+from quorumsgd.objectives import GaussianNoise, LogCosh, Quadratic, RotatedPieces, ShapedNoise
+from quorumsgd.objectives.base import Objective
+from quorumsgd.objectives.families import rotation
+from quorumsgd.objectives.noise import NoiseModel
+from quorumsgd.verify.problems import Problem, ProblemSpec
+
+DEFAULTS: dict[str, Any] = {
+    "family": "softplus", "dim": 2, "strong_convexity": 0.5, "curvature": 1.0, "width": 1.0, "shift": 0.0,
+    "pieces": 1.0, "angle": 0.0, "rotation_seed": 0, "noise": "isotropic", "sigma2": 1.0, "anisotropy": 0.0,
+    "modulation": 0.0, "noise_length": 1.0, "n_agents": 4, "coupling": 1.0, "lr": 0.1, "batch_size": 1,
+    "damping": None, "horizon": 30.0,
+}
+"""Every key of a case, with the value used when neither the search nor the user sets it."""
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """How hard one evaluation measures (a rung of the race): simulations, window, Euler resolution, seed."""
+
+    sims: int
+    window: float
+    steps_per_time: float
+    seed: int
+    confidence: float = 0.99
+
+    def settings(self) -> Any:
+        from quorumsgd.verify.checks import Settings
+
+        return Settings(sims=self.sims, window=self.window, steps_per_time=self.steps_per_time, seed=self.seed,
+                        confidence=self.confidence)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sims": self.sims, "window": self.window, "steps_per_time": self.steps_per_time, "seed": self.seed,
+                "confidence": self.confidence}
+
+
+def canonical(params: dict[str, Any]) -> dict[str, Any]:
+    """The case with every key, numbers rounded to 12 significant digits (stable keys, exact replays)."""
+    out = {**DEFAULTS, **params}
+    for key, value in out.items():
+        if isinstance(value, float) and math.isfinite(value):
+            out[key] = float(f"{value:.12g}")
+        elif isinstance(value, np.generic):
+            out[key] = value.item()
+    return out
+
+
+def case_key(theorem: str, params: dict[str, Any], fidelity: Fidelity) -> str:
+    """A stable hash of (theorem, case, fidelity): the store's key, independent of worker count and order."""
+    blob = json.dumps([theorem, canonical(params), fidelity.to_json()], sort_keys=True)
+    return hashlib.sha1(blob.encode()).hexdigest()[:20]
+
+
+def _pieces(params: dict[str, Any]) -> int:
+    return max(1, min(int(params["dim"]), math.ceil(float(params["pieces"]) * int(params["dim"]) - 1e-9)))
+
+
+def build_objective(params: dict[str, Any]) -> Objective:
+    """The case's objective (exact constants by construction)."""
+    p = canonical(params)
+    family, dim, lam, c = p["family"], int(p["dim"]), float(p["strong_convexity"]), float(p["curvature"])
+    if family in ("softplus", "switch"):
+        return RotatedPieces(dim, lam, c, width=float(p["width"]), shift=float(p["shift"]), pieces=_pieces(p),
+                             angle=float(p["angle"]), seed=int(p["rotation_seed"]), profile=family)
+    if family == "logcosh":
+        return LogCosh(dim, strong_convexity=lam, curvature=c, shift=float(p["shift"]))
+    if family == "quadratic":
+        u = rotation(dim, float(p["angle"]), int(p["rotation_seed"]))[: _pieces(p)]
+        return Quadratic(lam * np.eye(dim) + c * u.T @ u)
+    raise InvalidParameter("family", f"be one of {', '.join(FAMILIES)}", family, "hunt")
+
+
+def build_noise(params: dict[str, Any], objective: Objective) -> NoiseModel:
+    p = canonical(params)
+    dim, sigma2, kind = int(p["dim"]), float(p["sigma2"]), p["noise"]
+    if kind == "isotropic":
+        return GaussianNoise.isotropic(dim, sigma2)
+    if kind not in NOISES:
+        raise InvalidParameter("noise", f"be one of {', '.join(NOISES)}", kind, "hunt")
+    modulation = 0.0 if kind == "anisotropic" else float(p["modulation"])
+    return ShapedNoise(dim, sigma2, anisotropy=float(p["anisotropy"]), modulation=modulation,
+                       center=objective.minimizer, length=float(p["noise_length"]),
+                       distribution="uniform" if kind == "uniform" else "normal")
+
+
+def build_problem(theorem: str, params: dict[str, Any]) -> Problem:
+    """The :class:`~quorumsgd.verify.problems.Problem` a verify check runs on."""
+    p = canonical(params)
+    objective = build_objective(p)
+    noise = build_noise(p, objective)
+    exact_quadratic = p["family"] == "quadratic" and p["noise"] == "isotropic"
+    spec = ProblemSpec(
+        objective="quadratic" if exact_quadratic else f"hunt:{p['family']}", dim=int(p["dim"]),
+        strong_convexity=float(objective.strong_convexity), smoothness=float(objective.smoothness),
+        objective_seed=int(p["rotation_seed"]), noise=p["noise"], sigma2=float(noise.sigma2),
+        n_agents=int(p["n_agents"]), coupling=float(p["coupling"]), lr=float(p["lr"]),
+        batch_size=int(p["batch_size"]), damping=None if p["damping"] is None else float(p["damping"]),
+        logcosh_curvature=float(p["curvature"]) if p["family"] == "logcosh" else None,
+        modulation=float(p["modulation"]) if p["noise"] in ("modulated", "uniform") else None,
+    )
+    return Problem(spec, objective, noise)
+
+
+MAX_STIFFNESS = 400.0
+"""Cases stiffer than this (see :func:`stiffness`) are skipped as ``too_stiff``: they cost minutes, not seconds."""
+
+
+def evaluate_case(theorem: str, params: dict[str, Any], fidelity: Fidelity,
+                  max_stiffness: float = MAX_STIFFNESS) -> dict[str, Any]:
+    """Run the theorem's verify check on one case: plain data in, plain data out (any worker can run it).
+
+    Returns the check's JSON plus ``status`` (``ok``, ``diverged``, ``too_stiff``, or ``invalid`` with the
+    one-line error of a violated hypothesis) and ``wall_s``.
+    """
+    from quorumsgd.verify.checks import CHECKS
+
+    start = time.perf_counter()
+    try:
+        problem = build_problem(theorem, params)
+        stiff = stiffness(theorem, problem)
+        if stiff > max_stiffness:
+            return {"status": "too_stiff", "error": f"stiffness {stiff:.4g} > {max_stiffness:g}",
+                    "wall_s": time.perf_counter() - start}
+        if theorem == "lemma5.5":
+            from quorumsgd.verify.checks import check_lemma5_5
+
+            result = check_lemma5_5(problem, fidelity.settings(), horizon=float(canonical(params)["horizon"]))
+        else:
+            result = CHECKS[theorem](problem, fidelity.settings())
+    except QuorumSGDError as err:
+        return {"status": "invalid", "error": str(err), "wall_s": time.perf_counter() - start}
+    out = result.to_json()
+    diverged = int(out.get("details", {}).get("diverged", 0))
+    finite = all(math.isfinite(out[k]) for k in ("measured", "bound", "tightness"))
+    out["status"] = "ok" if diverged == 0 and finite else "diverged"
+    out["wall_s"] = time.perf_counter() - start
+    return out
+
+
+def bound_parameters(theorem: str, problem: Problem) -> dict[str, Any]:
+    """The bound calculator's parameters for a problem, exactly as the verify check passes them."""
+    s = problem.spec
+    base = {"n_agents": s.n_agents, "lr": problem.mean_lr, "batch_size": s.batch_size, "sigma2": problem.sigma2}
+    if theorem == "lemma3.1":
+        return {**base, "coupling": s.coupling, "lambda_max": problem.lambda_max}
+    if theorem == "thm3.2":
+        return {**base, "dim": s.dim, "q": problem.q, "coupling": s.coupling, "lambda_max": problem.lambda_max}
+    if theorem == "sgd":
+        return {k: base[k] for k in ("lr", "batch_size", "sigma2")} | {"strong_convexity": problem.strong_convexity}
+    if theorem in ("thm5.1", "thm5.2"):
+        return {**base, "dim": s.dim, "q": problem.q, "strong_convexity": problem.strong_convexity,
+                "coupling": s.coupling}
+    if theorem == "thm5.3":
+        return {**base, "dim": s.dim, "q": problem.q, "strong_convexity": problem.strong_convexity,
+                "smoothness": problem.smoothness, "coupling": s.coupling, "damping": s.damping}
+    if theorem == "lemma5.5":
+        return {**base, "dim": s.dim, "curvature": problem.strong_convexity}
+    raise InvalidParameter("theorem", f"be one of {', '.join(THEOREMS)}", theorem, "hunt")
+
+
+def stiffness(theorem: str, problem: Problem) -> float:
+    """Fastest rate of the simulated system over the slowest transient of the bound: the cost of one case.
+
+    The number of Euler steps of a check grows linearly with it (step ~ 1/fastest, horizon ~ 1/slowest).
+    """
+    from quorumsgd import bounds
+
+    s, big_l = problem.spec, problem.smoothness
+    if theorem == "lemma5.5":  # exact transitions with dt = 0.1 / (h + k) over the horizon T = horizon / h
+        return (problem.strong_convexity + s.coupling) / problem.strong_convexity * 10.0
+    s, big_l = problem.spec, problem.smoothness
+    fastest = {"sgd": big_l, "thm5.2": big_l + s.coupling * (1 + s.n_agents),
+               "thm5.3": (s.damping or 0.0) + s.coupling + big_l**0.5}.get(theorem, big_l + s.coupling)
+    rates = [float(r) for r in bounds.evaluate(theorem, **bound_parameters(theorem, problem)).transient_rates.values()]
+    positive = [r for r in rates if r > 0]
+    return float("inf") if not positive else fastest / min(positive)
+
+
+_EXACT_SCHEME = {"lemma3.1", "sgd", "thm5.1", "thm5.3"}  # checks that use exact transitions on isotropic quadratics
+
+
+def euler_allowance(theorem: str, params: dict[str, Any], steps_per_time: float) -> float:
+    r"""Relative discretization bias a measurement may carry: a smaller excess over the bound is no finding.
+
+    Euler--Maruyama with step :math:`dt` inflates the stationary second moment of the linear test equation
+    :math:`dX=-aX\,dt+s\,dW` by :math:`1/(1-a\,dt/2)`; the checks take :math:`dt=1/(\text{steps\_per\_time}\,r_{\max})`
+    with :math:`a\le r_{\max}`. So second moments (Lemma 3.1's spread) may read up to :math:`1/(2s-1)` high and
+    norms (the other bounds) up to :math:`\sqrt{1+1/(2s-1)}-1`, with :math:`s` = ``steps_per_time``. Exact
+    transitions (isotropic quadratics, Lemma 5.5) have no bias: 0.
+
+    >>> euler_allowance("lemma3.1", {"family": "softplus"}, 20.0) == 1 / 39
+    True
+    """
+    p = canonical(params)
+    if theorem == "lemma5.5" or (theorem in _EXACT_SCHEME and p["family"] == "quadratic" and p["noise"] == "isotropic"):
+        return 0.0
+    second_moment = 1.0 / (2.0 * steps_per_time - 1.0)
+    return second_moment if theorem == "lemma3.1" else math.sqrt(1.0 + second_moment) - 1.0

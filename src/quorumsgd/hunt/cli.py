@@ -1,0 +1,150 @@
+"""``quorumsgd hunt NAME``: search for the worst case of a bound; exit 1 on a confirmed violation."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from quorumsgd.errors import InvalidParameter
+from quorumsgd.hunt.names import FAMILIES, NOISES, THEOREMS
+
+_POSITIVE = {"lr", "sigma2", "strong_convexity", "damping", "curvature", "width"}
+
+
+def _fixed(**given: Any) -> dict[str, Any]:
+    fixed = {k: v for k, v in given.items() if v is not None}
+    flag = {k: "--" + k.replace("_", "-") for k in fixed}
+    for key, value in fixed.items():
+        if key in _POSITIVE and not value > 0:
+            raise InvalidParameter(flag[key], "be > 0", value, "hunt")
+    if fixed.get("n_agents", 1) < 1 or fixed.get("dim", 1) < 1 or fixed.get("batch_size", 1) < 1:
+        bad = next(k for k in ("n_agents", "dim", "batch_size") if fixed.get(k, 1) < 1)
+        raise InvalidParameter(flag[bad], "be an integer >= 1", fixed[bad], "hunt")
+    if fixed.get("coupling", 0.0) < 0:
+        raise InvalidParameter("--coupling", "be >= 0", fixed["coupling"], "hunt")
+    if fixed.get("family", FAMILIES[0]) not in FAMILIES:
+        raise InvalidParameter("--family", f"be one of {', '.join(FAMILIES)}", fixed["family"], "hunt")
+    if fixed.get("noise", NOISES[0]) not in NOISES:
+        raise InvalidParameter("--noise", f"be one of {', '.join(NOISES)}", fixed["noise"], "hunt")
+    return fixed
+
+
+def _replay(name: str, replay: str, json_: bool, console: Console) -> None:
+    from quorumsgd.hunt.cases import Fidelity, euler_allowance, evaluate_case
+
+    try:
+        payload = json.loads(replay)
+        case, fidelity = payload["case"], Fidelity(**payload["fidelity"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise InvalidParameter("--replay", "be the JSON {\"case\": {...}, \"fidelity\": {...}} a hunt report prints",
+                               str(err)[:80], "hunt") from None
+    result = evaluate_case(name, case, fidelity)
+    allowance = euler_allowance(name, case, fidelity.steps_per_time)
+    if result.get("status") != "ok":
+        raise InvalidParameter("--replay", "describe a case that can be measured", result.get("error") or
+                               result.get("status"), "hunt")
+    confirmed = result["lower_confidence"] > result["bound"] * (1.0 + allowance)
+    if json_:
+        print(json.dumps({**result, "euler_allowance": allowance, "confirmed_violation": confirmed}))
+    else:
+        console.print(f"{name}: measured {result['measured']:.6g} [lcb {result['lower_confidence']:.6g}, "
+                      f"ucb {result['upper_confidence']:.6g}], bound {result['bound']:.6g}, tightness "
+                      f"{result['tightness']:.4f}: {result['verdict']}"
+                      + (" (beyond the Euler allowance: a finding)" if confirmed else ""))
+    if confirmed:
+        raise typer.Exit(1)
+
+
+def hunt_command(
+    name: str = typer.Argument(..., metavar="NAME", help=f"the bound to attack: {', '.join(THEOREMS)}"),
+    budget: int = typer.Option(200, "--budget", help="candidates drawn by the optimizer (each measured on rung 0)"),
+    seed: int = typer.Option(0, "--seed", help="seed of the search and of the common random numbers"),
+    out: Path = typer.Option(Path("hunt"), "--out", help="report folder (hunt.md, hunt.json, PNG plots, cases.sqlite)"),
+    json_: bool = typer.Option(False, "--json", help="print one JSON object instead of a summary"),
+    workers: int | None = typer.Option(None, "--workers", help="local Dask worker processes (default: CPU cores; 0: in-process)"),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="address of a Dask scheduler (tcp://host:8786)"),
+    batch: int = typer.Option(8, "--batch", help="candidates asked at once (run in parallel; part of the search's identity)"),
+    replay: str | None = typer.Option(None, "--replay", help="evaluate one case (the JSON a report prints) and stop"),
+    n_agents: int | None = typer.Option(None, "--n-agents", help="fix the number of agents"),
+    coupling: float | None = typer.Option(None, "--coupling", help="fix the coupling gain k"),
+    lr: float | None = typer.Option(None, "--lr", help="fix the learning rate (default 0.1)"),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="fix the batch size (default 1)"),
+    sigma2: float | None = typer.Option(None, "--sigma2", help="fix the noise bound sigma^2"),
+    dim: int | None = typer.Option(None, "--dim", help="fix the dimension"),
+    strong_convexity: float | None = typer.Option(None, "--strong-convexity", help="fix lambda (default 0.5)"),
+    damping: float | None = typer.Option(None, "--damping", help="fix the damping (thm5.3)"),
+    family: str | None = typer.Option(None, "--family", help=f"fix the objective family: {', '.join(FAMILIES)}"),
+    noise: str | None = typer.Option(None, "--noise", help=f"fix the noise model: {', '.join(NOISES)}"),
+    curvature: float | None = typer.Option(None, "--curvature", help="fix the pieces' curvature c (L = lambda + c)"),
+    width: float | None = typer.Option(None, "--width", help="fix the softplus width w"),
+) -> None:
+    """Maximize measured / bound over objectives, noise and parameters; exit 1 on a confirmed violation."""
+    if name not in THEOREMS:
+        raise InvalidParameter("NAME", f"be one of {', '.join(THEOREMS)}", name, "hunt")
+    if budget < 1:
+        raise InvalidParameter("--budget", "be an integer >= 1", budget, "hunt")
+    if batch < 1:
+        raise InvalidParameter("--batch", "be an integer >= 1", batch, "hunt")
+    fixed = _fixed(n_agents=n_agents, coupling=coupling, lr=lr, batch_size=batch_size, sigma2=sigma2, dim=dim,
+                   strong_convexity=strong_convexity, damping=damping, family=family, noise=noise,
+                   curvature=curvature, width=width)
+    console = Console(stderr=json_)
+    if replay is not None:
+        _replay(name, replay, json_, console)
+        return
+    from quorumsgd.hunt.engine import Engine
+    from quorumsgd.hunt.report import build_report
+    from quorumsgd.hunt.search import hunt
+    from quorumsgd.hunt.store import CaseStore
+
+    store_path = out / "cases.sqlite"
+    start = time.perf_counter()
+    engine = Engine(workers=workers, scheduler=scheduler)
+
+    def progress(state: Any) -> None:
+        best = state.best()
+        shown = f"{best[2]['tightness']:.4f} (rung {best[1]})" if best else "—"
+        console.print(f"[dim]{len(state.cases)}/{budget} candidates, best tightness {shown}[/]")
+
+    with CaseStore(store_path) as store:
+        try:
+            with engine:
+                state = hunt(name, budget, seed=seed, fixed=fixed, engine=engine, store=store, batch=batch,
+                             progress=None if json_ else progress)
+        except KeyboardInterrupt:
+            console.print(f"interrupted: {store.count(seed)} cases kept in {store_path}; rerun the same command to "
+                          "resume (finished cases are not run again)")
+            raise typer.Exit(130) from None
+        payload = build_report(state, out, engine.description, time.perf_counter() - start, store_path)
+    if json_:
+        print(json.dumps(payload))
+    else:
+        _summary(console, payload, out)
+    if payload["violations"]:
+        raise typer.Exit(1)
+
+
+def _summary(console: Console, p: dict[str, Any], out: Path) -> None:
+    w, s = p["worst"], p["sandwich"]
+    if w is None:
+        console.print(f"hunt {p['name']}: no candidate could be measured ({p['status_counts']})")
+        return
+    console.print(f"hunt {p['name']}: worst tightness {w['tightness']:.4f} (measured {w['measured']:.6g}, lcb "
+                  f"{w['lower_confidence']:.6g}, ucb {w['upper_confidence']:.6g}, bound {w['bound']:.6g}; "
+                  f"{'independent confirmation' if w['confirmation'] else 'race'}, {w['verdict']}; in the race "
+                  f"{w['raced_tightness']:.4f})", soft_wrap=True)
+    console.print(f"case: {json.dumps(w['case'], sort_keys=True)}", soft_wrap=True)
+    console.print(f"sandwich: found {s['found']:.6g} | SDP {s['sdp'] if s['sdp'] is not None else '—'} | paper "
+                  f"{s['paper']:.6g} | exact quadratic {s['exact_quadratic'] if s['exact_quadratic'] is not None else '—'}",
+                  soft_wrap=True)
+    for v in p["violations"]:
+        console.print(f"[bold red]VIOLATED[/] {p['name']}: measured {v['measured']:.6g} (lower confidence "
+                      f"{v['lower_confidence']:.6g}) > bound {v['bound']:.6g}; reproduce with: {v['reproduce']}",
+                      soft_wrap=True)
+    console.print(f"reproduce: {w['reproduce']}", soft_wrap=True)
+    console.print(f"report written to {out}/hunt.md ({p['evaluations']} evaluations, {p['from_store']} from the store)")

@@ -1,0 +1,104 @@
+"""``quorumsgd verify``'s checks and sweeps as cases of the distributed engine (resumable from a store).
+
+A verify case is ``(check name, problem spec or None for the check's default problem, settings)``; its seed
+is the settings' seed, so the results are those of the in-process run whatever the number of workers.
+
+Example:
+    >>> from quorumsgd.verify.checks import Settings
+    >>> from quorumsgd.hunt.engine import Engine
+    >>> [r] = run_verify_cases([("sgd", None)], Settings(sims=16, window=4.0), Engine(workers=0))
+    >>> r.name, r.verdict
+    ('sgd', 'holds')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from quorumsgd.hunt.engine.cluster import Engine, Job, RunStats, run_cases
+
+
+def verify_case(name: str, spec: dict[str, Any] | None, settings: dict[str, Any]) -> dict[str, Any]:
+    """Run one verify check (plain data in and out: any worker can run it)."""
+    from quorumsgd.verify.checks import Settings, run_check
+    from quorumsgd.verify.problems import Problem, ProblemSpec
+
+    problem = None
+    if spec is not None:
+        spec = dict(spec)
+        if isinstance(spec.get("lr"), list):
+            spec["lr"] = tuple(spec["lr"])
+        problem = Problem.build(ProblemSpec(**spec))
+    out = run_check(name, problem, Settings(**settings)).to_json()
+    out["status"] = "ok"
+    return out
+
+
+def _key(name: str, spec: dict[str, Any] | None, settings: dict[str, Any]) -> str:
+    blob = json.dumps([name, spec, settings], sort_keys=True, default=list)
+    return hashlib.sha1(blob.encode()).hexdigest()[:20]
+
+
+def run_verify_cases(tasks: Sequence[tuple[str, Any]], settings: Any, engine: Engine, store: Any = None,
+                     stats: RunStats | None = None, on_done: Callable[[], None] | None = None) -> list[Any]:
+    """Evaluate ``(check, problem | None)`` tasks through ``engine``; returns their CheckResults in order.
+
+    Raises the first case's error (a verify check failing is a bug, not a finding) after every other case
+    has been stored.
+    """
+    from quorumsgd.verify.result import CheckResult
+
+    s = asdict(settings)
+    jobs = []
+    for name, problem in tasks:
+        spec = None if problem is None else json.loads(json.dumps(asdict(problem.spec)))
+        jobs.append(Job(_key(name, spec, s), name, {"spec": spec}, s, verify_case, (name, spec, s)))
+    results = run_cases(engine, store, int(settings.seed), jobs, stats,
+                        on_result=(lambda job, res: on_done()) if on_done else None)
+    out = []
+    for job in jobs:
+        r = dict(results[job.key])
+        if r.get("status") != "ok":
+            raise RuntimeError(f"verify case {job.theorem} failed: {r.get('error')}")
+        r.pop("status", None)
+        out.append(CheckResult(**r))
+    return out
+
+
+def distributed_checks(checks: Sequence[str], sweeps: Sequence[tuple[str, str, Sequence[float]]], settings: Any,
+                       sweep_settings: Any, out: Any, scheduler: str | None, workers: int | None,
+                       on_done: Callable[[], None] | None = None) -> tuple[list[Any], list[Any]]:
+    """``quorumsgd verify``'s checks and sweeps through the engine; the store is ``out/cases.sqlite``.
+
+    Returns the check results and the :class:`~quorumsgd.verify.report.Sweep` objects, exactly as the
+    in-process loop builds them (same problems, same settings, same seeds).
+    """
+    from pathlib import Path
+
+    from quorumsgd.hunt.store import CaseStore
+    from quorumsgd.verify.checks import default_problem
+    from quorumsgd.verify.report import Sweep
+
+    sweep_tasks = []
+    for check, field_name, values in sweeps:
+        base = default_problem(check)
+        sweep_tasks += [(check, base.replace(**{field_name: int(v) if field_name == "n_agents" else float(v)}))
+                        for v in values]
+    with CaseStore(Path(out) / "cases.sqlite") as store, Engine(workers=workers, scheduler=scheduler) as engine:
+        try:
+            results = run_verify_cases([(n, None) for n in checks], settings, engine, store, on_done=on_done)
+            flat = run_verify_cases(sweep_tasks, sweep_settings, engine, store, on_done=on_done)
+        except KeyboardInterrupt:
+            print(f"interrupted: {store.count()} finished cases kept in {store.path}; rerun the same command to "
+                  "resume", file=sys.stderr)
+            raise
+    sweep_results, i = [], 0
+    for check, field_name, values in sweeps:
+        sweep_results.append(Sweep(check, field_name, [float(v) for v in values], flat[i:i + len(values)]))
+        i += len(values)
+    return results, sweep_results

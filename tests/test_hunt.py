@@ -1,0 +1,166 @@
+"""``quorumsgd hunt``: end to end, resumable from its store, the same on a real Dask cluster as in-process."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from quorumsgd.hunt import racing
+from quorumsgd.hunt.cases import DEFAULTS, Fidelity, evaluate_case
+from quorumsgd.hunt.engine import Engine
+from quorumsgd.hunt.search import hunt
+from quorumsgd.hunt.store import CaseStore
+
+# Tiny rungs: the tests check the machinery, not the statistics.
+TINY = (racing.Rung(8, 2.0, 8.0), racing.Rung(16, 3.0, 8.0))
+
+
+def _measurements(state: object) -> list[dict[int, tuple[float, float, str]]]:
+    return [{t: (r.get("measured"), r.get("bound"), r.get("status")) for t, r in rung.items()}
+            for rung in state.results]  # type: ignore[attr-defined]
+
+
+def test_hunt_end_to_end_writes_store_report_plots_and_replays(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "h"
+    code, stdout, _ = run_cli("hunt", "sgd", "--budget", "6", "--batch", "3", "--workers", "0", "--seed", "2",
+                              "--out", str(out), "--json", "--dim", "2")
+    assert code == 0, stdout
+    payload = json.loads(stdout)
+    assert payload["candidates"] == 6 and payload["evaluations"] >= 7  # rung 0 for all, the best climbs
+    for name in ("hunt.json", "hunt.md", "tightness.png", "worst_objective.png", "cases.sqlite"):
+        assert (out / name).stat().st_size > 0
+    with CaseStore(out / "cases.sqlite") as store:
+        assert store.count(2) == payload["evaluations"]
+    worst, sandwich = payload["worst"], payload["sandwich"]
+    assert worst["case"]["dim"] == 2 and worst["rung"] == len(payload["rungs"]) - 1
+    assert worst["verdict"] != "violated" and 0 < worst["tightness"]
+    # The sandwich: the SGD bound (48) against the exact Lyapunov value on the isotropic quadratic (below it).
+    assert sandwich["paper"] == pytest.approx(worst["bound"])
+    assert 0 < sandwich["exact_quadratic"] < sandwich["paper"]
+    # The one-line reproduction gives exactly the reported numbers (same case, fidelity and seed).
+    replay = json.loads(worst["reproduce"].split("--replay ", 1)[1].strip("'"))
+    code, stdout, _ = run_cli("hunt", "sgd", "--replay", json.dumps(replay), "--json")
+    assert code == 0 and json.loads(stdout)["measured"] == worst["measured"]
+
+
+def test_resume_runs_only_the_lost_cases(tmp_path: Path) -> None:
+    path = tmp_path / "cases.sqlite"
+    with CaseStore(path) as store:
+        first = hunt("thm5.1", 6, seed=5, store=store, batch=3, rungs=TINY, fixed={"dim": 1, "n_agents": 2})
+        rows = store.rows(5)
+        lost = [r["case_key"] for r in rows[-2:]]  # an interrupt lost the last two results
+        for key in lost:
+            store.delete(5, key)
+        again = hunt("thm5.1", 6, seed=5, store=store, batch=3, rungs=TINY, fixed={"dim": 1, "n_agents": 2})
+        assert sorted(again.stats.keys_evaluated) == sorted(lost)  # nothing lost, nothing run twice
+        assert again.stats.reused == len(rows) - 2
+        assert _measurements(again) == _measurements(first)
+        assert store.count(5) == len(rows)
+
+
+def test_local_cluster_equals_in_process_and_retries_a_dead_worker(tmp_path: Path) -> None:
+    fixed = {"dim": 1, "n_agents": 2, "family": "softplus", "noise": "uniform"}
+    reference = hunt("thm5.1", 4, seed=7, batch=4, rungs=TINY, fixed=fixed)
+    marker = tmp_path / "died-once"
+
+    def die_once(path: str) -> str:
+        if not os.path.exists(path):
+            Path(path).write_text("x")
+            os._exit(1)  # the worker process dies in the middle of the task
+        return "retried"
+
+    engine = Engine(workers=2, processes=True)
+    assert engine.description.startswith("dask LocalCluster, 2 worker processes")
+    with engine:
+        assert all(addr.startswith("tcp://127.0.0.1:") for addr in engine.client.scheduler_info()["workers"])
+        on_cluster = hunt("thm5.1", 4, seed=7, batch=4, rungs=TINY, fixed=fixed, engine=engine)
+        assert list(engine.map(die_once, [(str(marker),)])) == [(0, "retried")]
+    assert _measurements(on_cluster) == _measurements(reference)
+
+
+def test_case_results_do_not_depend_on_anything_but_the_case() -> None:
+    case = {**DEFAULTS, "family": "softplus", "dim": 2, "curvature": 2.0, "width": 0.2, "shift": 1.3,
+            "noise": "modulated", "modulation": 0.7}
+    fid = Fidelity(8, 2.0, 8.0, seed=11)
+    a, b = evaluate_case("thm3.2", case, fid), evaluate_case("thm3.2", dict(reversed(case.items())), fid)
+    assert a["status"] == "ok" and a["measured"] == b["measured"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["hunt", "thm9.9"], "NAME"),
+        (["hunt", "thm5.1", "--budget", "0"], "--budget"),
+        (["hunt", "thm5.1", "--family", "cubic"], "--family"),
+        (["hunt", "thm5.1", "--n-agents", "0"], "--n-agents"),
+        (["hunt", "thm5.1", "--sigma2", "-1"], "--sigma2"),
+        (["hunt", "thm5.1", "--replay", "{not json"], "--replay"),
+        (["hunt", "thm5.1", "--budget", "many"], "--budget"),
+    ],
+)
+def test_bad_flags_are_one_line_errors(run_cli, argv: list[str], needle: str) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = run_cli(*argv)
+    assert code == 2 and err.startswith("error:") and needle in err and err.count("\n") == 1
+
+
+def test_verify_cases_through_the_engine_equal_the_in_process_sweep(tmp_path: Path) -> None:
+    from quorumsgd.hunt.engine.sweep import distributed_checks
+    from quorumsgd.verify.checks import Settings, run_check
+    from quorumsgd.verify.report import run_sweep
+
+    settings = Settings(sims=16, window=3.0)
+    sweeps = [("lemma3.1", "coupling", (0.5, 2.0))]
+    checks, swept = distributed_checks(["sgd"], sweeps, settings, settings, tmp_path, None, 0)
+    assert checks[0].to_json() | {"details": {}} == run_check("sgd", settings=settings).to_json() | {"details": {}}
+    plain = run_sweep("lemma3.1", "coupling", (0.5, 2.0), settings)
+    assert [r.measured for r in swept[0].results] == [r.measured for r in plain.results]
+    # A second run takes every case from the store (resume): same numbers, nothing evaluated.
+    again, swept_again = distributed_checks(["sgd"], sweeps, settings, settings, tmp_path, None, 0)
+    assert [r.measured for r in swept_again[0].results] == [r.measured for r in plain.results]
+    assert again[0].details == checks[0].details  # elapsed times too: they come from the store
+
+
+def test_sandwich_uses_the_sdp_certificate_contract(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from quorumsgd import bounds
+    from quorumsgd.hunt.report import sandwich
+
+    case = {**DEFAULTS, "family": "quadratic", "curvature": 1.0, "n_agents": 4, "coupling": 2.0, "dim": 2}
+    without = sandwich("thm5.1", case, measured=0.2)
+    assert without["sdp"] is None and "no SDP certificate" in without["sdp_note"]
+    assert 0 < without["exact_quadratic"] < without["paper"]
+    paper_evaluate = bounds.evaluate
+    seen = {}
+
+    def evaluate(name: str, method: str = "paper", **params: object) -> object:
+        if method == "sdp":
+            seen.update(params)
+            return SimpleNamespace(value=0.3)
+        return paper_evaluate(name, **params)
+
+    monkeypatch.setattr(bounds, "evaluate", evaluate)
+    with_sdp = sandwich("thm5.1", case, measured=0.2)
+    assert with_sdp["sdp"] == 0.3 and with_sdp["certified_over_found"] == pytest.approx(1.5)
+    assert seen["smoothness"] == pytest.approx(1.5) and seen["coupling"] == 2.0
+
+
+def test_unreachable_scheduler_is_a_one_line_error() -> None:
+    from quorumsgd.errors import InvalidParameter
+
+    with pytest.raises(InvalidParameter, match="--scheduler"):
+        Engine(scheduler="tcp://127.0.0.1:9", connect_timeout="1s").start()
+
+
+def test_verify_report_can_show_the_sandwich_of_a_check() -> None:
+    from quorumsgd.hunt.report import sandwich_for_check
+    from quorumsgd.verify.checks import Settings, run_check
+
+    result = run_check("sgd", settings=Settings(sims=16, window=3.0))
+    s = sandwich_for_check(result)
+    assert s is not None and s["found"] == result.measured and s["paper"] == result.bound
+    # The default SGD problem is a quadratic: its exact value (isotropic, curvature lambda) is below the bound.
+    assert 0 < s["exact_quadratic"] < s["paper"]
