@@ -209,6 +209,11 @@ def table1(
     typer.echo(format_table1(table))
 
 
+from quorumsgd.training.study_cli import study_command  # noqa: E402  (the Sec. 6 study, its own module)
+
+app.command("study")(study_command)
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m quorumsgd.training.cli`` (e.g. under torchrun): this sub-command alone, same error style.
 

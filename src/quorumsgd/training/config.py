@@ -29,8 +29,9 @@ INITS = ("distinct", "common")
 LR_SCHEDULES = ("plateau", "constant")
 ON_DIVERGENCE = ("drop", "stop")
 BATCHINGS = ("grouped", "vmap")
-# Fields that may change when a run is resumed (they do not change the numbers of the epochs run so far).
-RESUMABLE_FIELDS = frozenset({"epochs", "device", "data_root", "download", "progress"})
+# Fields that may change when a run is resumed (they do not change the numbers of the epochs run so far; the
+# device and the batching change them only at float rounding: the same arithmetic, in another order).
+RESUMABLE_FIELDS = frozenset({"epochs", "device", "batching", "data_root", "download", "progress"})
 
 
 @dataclass(frozen=True)
