@@ -48,8 +48,9 @@ def study_command(
         raise InvalidParameter("dataset", f"one of {', '.join(DATASETS)}", dataset)
     changes = {k: v for k, v in (("epochs", epochs), ("n_seeds", seeds)) if v is not None}
     choices = StudyChoices.preset(preset or dataset, **changes)
-    if choices.dataset != dataset:
-        choices = StudyChoices.preset(preset or dataset, dataset=dataset, **changes)
+    if choices.dataset != dataset:  # e.g. the tiny preset on CIFAR-10, whose images are always 32 x 32
+        choices = StudyChoices.preset(preset or dataset, dataset=dataset, **changes,
+                                      **({"image_size": 32} if dataset == "cifar10" else {}))
     study = Study(choices, out, data_root=data_root, download=download, device=device,
                   only=None if only is None else [v.strip() for v in only.split(",") if v.strip()],
                   echo=lambda line: typer.echo(line, err=True))
