@@ -72,13 +72,13 @@ def test_fake_cifar10_loads_through_torchvision(fake_cifar: Path):
 
 
 def test_missing_partial_and_corrupt_cifar10_are_one_line_errors(tmp_path: Path, monkeypatch):
-    with pytest.raises(InvalidParameter, match="missing .* every file; add --download") as err:
+    with pytest.raises(InvalidParameter, match=r"missing .* every file; add --download") as err:
         load_dataset("cifar10", data_root=tmp_path / "nothing")
     assert "\n" not in str(err.value)
     root = tmp_path / "cifar"
     write_fake_cifar10(root)
     # Real checksums against fake files: "corrupt", naming the files.
-    with pytest.raises(InvalidParameter, match="corrupt .*data_batch_1.*--download"):
+    with pytest.raises(InvalidParameter, match=r"corrupt .*data_batch_1.*--download"):
         load_dataset("cifar10", data_root=root)
     from torchvision.datasets import cifar
 
@@ -87,7 +87,7 @@ def test_missing_partial_and_corrupt_cifar10_are_one_line_errors(tmp_path: Path,
     with pytest.raises(InvalidParameter, match=r"missing .*: data_batch_3; add --download"):
         load_dataset("cifar10", data_root=root)
     (root / "cifar-10-batches-py" / "data_batch_3").write_bytes(b"not a pickle")
-    with pytest.raises(InvalidParameter, match="readable CIFAR-10"):
+    with pytest.raises(InvalidParameter, match=r"readable CIFAR-10"):
         load_dataset("cifar10", data_root=root)
 
 

@@ -525,6 +525,6 @@ def curve(results: dict[str, Any], metric: str) -> np.ndarray:
 def _duration(seconds: float) -> str:
     if not math.isfinite(seconds):
         return "?"
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
