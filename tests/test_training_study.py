@@ -172,6 +172,15 @@ def test_bad_study_inputs_are_one_line_errors(tmp_path: Path, run_cli):
         StudyChoices.preset("tiny", label_noise=1.5)
 
 
+def test_ctrl_c_says_what_is_kept_and_how_to_continue(tmp_path: Path, run_cli, monkeypatch):
+    def interrupted(self, estimate=True):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(study_mod.Study, "run", interrupted)
+    code, _, err = run_cli("train", "study", "--preset", "tiny", "--out", str(tmp_path))
+    assert code == 130 and "every finished epoch is saved" in err and "rerun the same command" in err
+
+
 # ------------------------------------------------------------------------------ verdict logic (no training)
 def _fake_run(error: float, status: str = "completed", sync: float = 1.0, train_loss: float = 0.5) -> dict:
     history = [{"epoch": e, "sync": sync, "quorum": {"train_loss": train_loss, "test_error": error},
@@ -226,3 +235,11 @@ def test_interval_and_decision_rules():
     assert _decide([1, 1], [1, 1]) == "supported"
     assert _decide([1, 0], [1, -1]) == "not supported"
     assert _decide([1, 0], [1, 0]) == "inconclusive"
+
+
+@pytest.mark.gpu
+def test_tiny_study_runs_on_cuda(tmp_path: Path):
+    result = Study(_choices(), tmp_path, only=["fig12"], device="cuda", echo=lambda _: None).run(estimate=True)
+    runs = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*/results.json")]
+    assert runs and all(r["status"] == "completed" and r["config"]["device"] == "cuda" for r in runs)
+    assert {c["claim"] for c in result["claims"]} == {"C13", "C14", "C15", "C16", "C17", "C18"}
