@@ -243,3 +243,15 @@ def test_tiny_study_runs_on_cuda(tmp_path: Path):
     runs = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*/results.json")]
     assert runs and all(r["status"] == "completed" and r["config"]["device"] == "cuda" for r in runs)
     assert {c["claim"] for c in result["claims"]} == {"C13", "C14", "C15", "C16", "C17", "C18"}
+
+
+def test_claims_ledger_reads_the_study(tmp_path, monkeypatch):
+    from quorumsgd.verify.claims import CLAIMS
+
+    _write_fig12(tmp_path, [0.10, 0.11, 0.12, 0.10], [0.20, 0.21, 0.19, 0.22], [0.10, 0.12, 0.11, 0.11])
+    direct = CLAIMS["C18"](None, study_dir=tmp_path)
+    assert direct.verdict == "supported" and direct.numbers["dataset"] == "digits"
+    monkeypatch.setenv("QUORUMSGD_STUDY", str(tmp_path))
+    assert CLAIMS["C18"](None).to_json() == direct.to_json()
+    monkeypatch.delenv("QUORUMSGD_STUDY")
+    assert CLAIMS["C13"](None).verdict == "not run"
