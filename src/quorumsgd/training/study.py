@@ -155,8 +155,9 @@ class StudyChoices:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
     def numbers(self) -> dict[str, Any]:
-        """The fields that change the numbers (everything but ``notes`` and ``epochs``)."""
-        return {k: v for k, v in self.to_dict().items() if k not in ("notes", "epochs")}
+        """The fields that change the runs' numbers: all but ``notes``, ``epochs`` and ``n_seeds`` (more epochs
+        continue the runs, more seeds add runs)."""
+        return {k: v for k, v in self.to_dict().items() if k not in ("notes", "epochs", "n_seeds")}
 
 
 _NOTES = {
@@ -414,7 +415,7 @@ class Study:
         meta = self.out / "study.json"
         if meta.exists():
             saved = json.loads(meta.read_text())
-            previous = {k: v for k, v in saved["choices"].items() if k not in ("notes", "epochs")}
+            previous = {k: v for k, v in saved["choices"].items() if k not in ("notes", "epochs", "n_seeds")}
             if previous != self.choices.numbers():
                 changed = sorted(k for k in previous if previous[k] != self.choices.numbers().get(k))
                 raise InvalidParameter("out", f"a directory of the same study (these choices differ: "
