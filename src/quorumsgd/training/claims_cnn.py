@@ -320,6 +320,9 @@ def claim_c17(runs: StudyRuns) -> dict[str, Any]:
     if not runs.complete(*q.values(), *e.values()):
         return _not_run("C17", runs, "fig11")
     n_div = sum(diverged(r) for r in e[big] if r)
+    # "Fails at large p": some seed diverges, or EASGD loses to QSGD at that p (the paper: ~55 % accuracy there,
+    # and "EASGD with p agents ~ QSGD with a larger p"); EASGD significantly *better* than QSGD refutes it.
+    versus_qsgd = interval(runs.values(e[big], "error") - runs.values(q[big], "error"))
     worse = interval(runs.values(e[big], "error") - runs.values(e[ps[-1]], "error"))
     # "more synchronized at times": the least per-epoch log-sync difference, EASGD - QSGD, per seed.
     more_sync = {}
@@ -338,13 +341,13 @@ def claim_c17(runs: StudyRuns) -> dict[str, Any]:
     error_by_p = {"easgd": {str(p): interval(runs.values(e[p], "error")) for p in all_p},
                   "qsgd": {str(p): interval(runs.values(q[p], "error")) for p in all_p}}
     numbers = {"n_agents": all_p, "coupling_easgd": k_resc, "easgd_diverged_at_large_p": n_div,
-               "easgd_error_large_minus_mid": worse, "min_log_sync_easgd_minus_qsgd": more_sync,
-               "error": error_by_p}
-    fails = n_div > 0 or side(worse) == 1
-    refuted = n_div == 0 and side(worse) == -1
+               "easgd_minus_qsgd_error_at_large_p": versus_qsgd, "easgd_error_large_minus_mid": worse,
+               "min_log_sync_easgd_minus_qsgd": more_sync, "error": error_by_p}
+    fails = n_div > 0 or side(versus_qsgd) == 1
+    refuted = n_div == 0 and side(versus_qsgd) == -1
     verdict = "not supported" if refuted else ("supported" if fails and at_times else "inconclusive")
-    evidence = (f"EASGD k={k_resc:g}: diverged in {n_div}/{len(e[big])} seeds at p={big}; error p={big} minus "
-                f"p={ps[-1]} {_fmt(worse)}; min over epochs of log10(sync EASGD/QSGD) by p: "
+    evidence = (f"EASGD k={k_resc:g}: diverged in {n_div}/{len(e[big])} seeds at p={big}; error EASGD minus QSGD "
+                f"at p={big} {_fmt(versus_qsgd)}; EASGD error p={big} minus p={ps[-1]} {_fmt(worse)}; min over epochs of log10(sync EASGD/QSGD) by p: "
                 + ", ".join(f"p={p}: {_fmt(iv, 2)}" for p, iv in more_sync.items())
                 + "; error EASGD/QSGD by p: " + ", ".join(
                     f"p={p}: {error_by_p['easgd'][str(p)]['mean']:.3f}/{error_by_p['qsgd'][str(p)]['mean']:.3f}"

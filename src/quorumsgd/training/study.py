@@ -458,6 +458,10 @@ class Study:
         table = None
         if "table1" in self.only:
             table = self._table1(data, study_meta, offset=len(todo))
+        for key in self.runs:  # Table 1's runs too: Fig. 10 shares them
+            path = self.out / "runs" / key / "results.json"
+            if key not in results and path.exists():
+                results[key] = json.loads(path.read_text())
         for name in self.only:
             if name != "table1":
                 self._figure(self.plan[name], results)
