@@ -8,7 +8,12 @@ resident on the device), for ``n_agents`` in 1, 4, 8, 16:
 * ``grouped``: the engine's step (:meth:`quorumsgd.training.engine.Trainer.train_epoch`) with grouped
   convolutions -- per-agent batches and dropout masks, gradients, ``QuorumIteration.apply`` on the flat
   stacked parameters;
-* ``vmap``: the same step with ``torch.func.vmap`` over ``functional_call``.
+* ``vmap``: the same step with ``torch.func.vmap`` over ``functional_call``;
+* ``engine-loop``: the engine's step with a Python loop over agents inside (``batching="loop"``);
+* ``auto``: the engine's default, ``batching="auto"`` (the fastest of grouped channels-last, grouped
+  contiguous and the loop, measured at the first step and cached) -- the target is auto/loop >= 1;
+* ``compiled`` (opt-in): ``grouped`` with ``torch.compile`` on the network's loss-and-gradient (compile
+  time excluded; minutes on a CPU).
 
 All three run MSGD (Nesterov momentum, no coupling) so that they do the same arithmetic; ``--algo easgd``
 adds the elastic coupling to the batched engines. Reported: samples per second (agents x batch x steps /
@@ -19,6 +24,8 @@ in samples per *process CPU second* (robust to other load on a shared CPU machin
     python benchmarks/bench_training.py                     # CPU
     python benchmarks/bench_training.py --device cuda       # GPU
     python benchmarks/bench_training.py --n-agents 1,4 --widths 16,32,16 --steps 2   # quick
+    python benchmarks/bench_training.py --threads 1 --image-size 8 --widths 16,32,16 --batch-size 32  # the
+        # digits study's shape
 """
 
 from __future__ import annotations
@@ -36,6 +43,9 @@ from quorumsgd.training.config import TrainConfig
 from quorumsgd.training.data import DataSplits
 from quorumsgd.training.engine import Trainer
 from quorumsgd.training.network import NetworkConfig, PaperCNN
+
+BATCHING = {"grouped": "grouped", "vmap": "vmap", "engine-loop": "loop", "auto": "auto", "compiled": "grouped",
+            "loop": "grouped"}
 
 
 def synthetic_data(n: int, device: torch.device, image_size: int = 32) -> DataSplits:
@@ -61,6 +71,9 @@ class Runner:
         else:
             self.trainer = Trainer(cfg, data=data)
             self.trainer.initialize(evaluate=False)
+            if method == "compiled":
+                net = self.trainer.net
+                net.loss_and_grad = torch.compile(net.loss_and_grad)  # type: ignore[method-assign]
 
     def _setup_loop(self, cfg: TrainConfig, data: DataSplits) -> None:
         net_cfg = NetworkConfig(cfg.network.widths, cfg.dropout, image_size=cfg.image_size)
@@ -100,7 +113,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--steps", type=int, default=3, help="optimizer steps per timed epoch")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved timed epochs (median reported)")
     parser.add_argument("--widths", default="64,128,64")
-    parser.add_argument("--methods", default="loop,grouped,vmap")
+    parser.add_argument("--methods", default="loop,grouped,engine-loop,auto",
+                        help="of loop, grouped, vmap, engine-loop, auto, compiled")
+    parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--algo", default="msgd")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--json", default=None, help="also write the figures to this file")
@@ -110,21 +125,21 @@ def main(argv: list[str] | None = None) -> dict:
     device = torch.device(args.device)
     widths = tuple(int(w) for w in args.widths.split(","))
     methods = args.methods.split(",")
-    data = synthetic_data(args.batch_size * args.steps, device)
+    data = synthetic_data(args.batch_size * args.steps, device, args.image_size)
     rows = []
     header = f"{'agents':>6} " + " ".join(f"{m + ' samples/s':>20}" for m in methods)
     header += "".join(f" {m + '/loop':>13}" for m in methods if m != "loop" and "loop" in methods)
     header += "".join(f" {m + '/loop cpu':>17}" for m in methods if m != "loop" and "loop" in methods)
     print(f"device={device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or 'cpu'}), "
           f"torch {torch.__version__}, threads={torch.get_num_threads()}, widths={widths}, batch={args.batch_size}, "
-          f"steps={args.steps}, algo={args.algo}", flush=True)
+          f"steps={args.steps}, algo={args.algo}, image={args.image_size}", flush=True)
     print(header, flush=True)
     for n in (int(v) for v in args.n_agents.split(",")):
         runners = {}
         for method in methods:
             cfg = TrainConfig(algo=args.algo if method != "loop" else "msgd", n_agents=n, batch_size=args.batch_size,
-                              widths=widths, device=args.device, lr=0.01, momentum=0.9,
-                              batching=method if method != "loop" else "grouped", lr_schedule="constant")
+                              widths=widths, device=args.device, lr=0.01, momentum=0.9, image_size=args.image_size,
+                              batching=BATCHING[method], lr_schedule="constant")
             runners[method] = Runner(method, cfg, data)
             runners[method].epoch()  # warm-up: allocator, cuDNN autotuning, lazy initialization
         # Interleaved rounds: a shared machine's load drifts, and drifts alike for every method this way.
@@ -146,9 +161,13 @@ def main(argv: list[str] | None = None) -> dict:
             line += "".join(f" {row[m + '_per_cpu_second'] / row['loop_per_cpu_second']:>17.2f}"
                             for m in methods if m != "loop")
         print(line, flush=True)
+        auto = runners.get("auto")
+        if auto is not None:
+            row["auto_chose"] = getattr(auto.trainer.net, "chosen", None)
+            print(f"{'':>6} auto chose {row['auto_chose']}", flush=True)
         rows.append(row)
     report = {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
-              "widths": widths, "batch_size": args.batch_size, "steps": args.steps, "algo": args.algo, "rows": rows}
+              "widths": widths, "image_size": args.image_size, "batch_size": args.batch_size, "steps": args.steps, "algo": args.algo, "rows": rows}
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(report, handle, indent=1)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 import torch.nn.functional as F
 
-from quorumsgd.training.batching import GroupedNetwork, VmapNetwork
+from quorumsgd.training import batching
+from quorumsgd.training.batching import AutoNetwork, GroupedNetwork, LoopNetwork, VmapNetwork
 from quorumsgd.training.network import NetworkConfig, PaperCNN
 from quorumsgd.training.rng import dropout_masks
 
@@ -25,7 +28,7 @@ def reference(flat_row: torch.Tensor, x: torch.Tensor, y: torch.Tensor, mask: to
     return torch.cat([g.reshape(-1) for g in grads]), loss.detach(), (logits.argmax(-1) != y).float().mean()
 
 
-@pytest.mark.parametrize("network_cls", [VmapNetwork, GroupedNetwork])
+@pytest.mark.parametrize("network_cls", [VmapNetwork, GroupedNetwork, LoopNetwork, AutoNetwork])
 def test_batched_gradients_equal_separate_models(network_cls):
     net = network_cls(CONFIG)
     flat = net.init_params([0, 1, 2], seed=5)
@@ -65,3 +68,22 @@ def test_initial_points_depend_on_seed_and_global_agent_index_only():
     common = net.init_params([0, 1, 2], seed=7, common=True)
     assert torch.equal(common[1], group[0]) and torch.equal(common[2], group[0])
     assert not torch.equal(net.init_params([0], seed=8)[0], group[0])
+
+
+def test_auto_batching_measures_once_per_shape_and_caches_on_disk(tmp_path, monkeypatch):
+    monkeypatch.setenv("QUORUMSGD_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(batching, "_CHOICES", {})
+    net = AutoNetwork(CONFIG)
+    flat = net.init_params([0, 1], seed=1)
+    x, y = torch.randn(2, 4, 3, 32, 32), torch.randint(0, 10, (2, 4))
+    grads, _, _ = net.loss_and_grad(flat, x, y)
+    assert net.chosen in net.candidates and set(net.timings) == set(net.candidates)
+    saved = json.loads((tmp_path / "batching.json").read_text())
+    assert list(saved.values()) == [net.chosen] and "agents=2" in next(iter(saved))
+    # A fresh process (empty in-process cache) reads the disk cache instead of measuring again.
+    monkeypatch.setattr(batching, "_CHOICES", {})
+    again = AutoNetwork(CONFIG)
+    again.loss_and_grad(flat, x, y)
+    assert again.chosen == net.chosen and again.timings == {}
+    reference_grads = GroupedNetwork(CONFIG).loss_and_grad(flat, x, y)[0]
+    assert torch.allclose(grads, reference_grads, rtol=1e-4, atol=1e-5)

@@ -12,7 +12,8 @@ Modules: :mod:`~quorumsgd.training.network` (the CNN), :mod:`~quorumsgd.training
 :mod:`~quorumsgd.training.recipes` (algorithms and reported quorums), :mod:`~quorumsgd.training.schedule`
 (per-agent plateau rule), :mod:`~quorumsgd.training.engine` (the loop, measurements, checkpoints),
 :mod:`~quorumsgd.training.distributed` (torch.distributed), :mod:`~quorumsgd.training.table1` (Table 1),
-:mod:`~quorumsgd.training.rng` (counter-based per-agent randomness).
+:mod:`~quorumsgd.training.rng` (counter-based per-agent randomness), :mod:`~quorumsgd.training.study` (the
+whole Sec. 6 study, resumable) and :mod:`~quorumsgd.training.claims_cnn` (claims C13--C18 from its runs).
 
 Example:
     >>> from quorumsgd.training import TrainConfig, train

@@ -15,6 +15,16 @@ cross-entropy :math:`\frac1b\sum_{m}\ell(\mathbf x^i,\mathbf u_m)`, stacked as `
 They agree to float rounding (tests check it). The batch axis of BatchNorm is each agent's own batch, so
 normalization statistics never mix agents.
 
+Two more ways, for when one batched computation does not pay (small per-agent work, or a CPU whose grouped
+convolution kernels are slower than its dense ones):
+
+* :class:`LoopNetwork`: one ordinary (``groups=1``) forward / backward per agent, a Python loop over agents;
+* :class:`AutoNetwork` (``batching="auto"``, the default): measures, at the first step of each
+  (device, agents, batch, image, widths) shape, grouped convolutions in channels-last and in contiguous
+  layout against the loop, and uses the fastest from then on -- so batching is never slower than the loop.
+  The choice is cached in-process and on disk (``$QUORUMSGD_CACHE_DIR``, default
+  ``~/.cache/quorumsgd/batching.json``), so it is measured once per machine and shape.
+
 Example:
     >>> import torch
     >>> from quorumsgd.training.network import NetworkConfig
@@ -28,8 +38,12 @@ Example:
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal
 
 import torch
@@ -40,7 +54,7 @@ from quorumsgd.training.flat import ParamLayout
 from quorumsgd.training.network import KERNEL_SIZES, NetworkConfig, PaperCNN
 from quorumsgd.training.rng import agent_seed
 
-Batching = Literal["vmap", "grouped"]
+Batching = Literal["vmap", "grouped", "loop", "auto"]
 
 
 class BatchedNetwork(ABC):
@@ -177,10 +191,111 @@ class GroupedNetwork(BatchedNetwork):
         return loss.view(n, batch).sum(dim=1), (logits.argmax(-1) != target).sum(dim=1)
 
 
-def batched_network(config: NetworkConfig, batching: Batching = "grouped") -> BatchedNetwork:
-    """The batched network for ``batching`` in ``{"vmap", "grouped"}``."""
+class LoopNetwork(BatchedNetwork):
+    """A Python loop over the agents, each an ordinary ``groups=1`` network (see the module docstring)."""
+
+    def __init__(self, config: NetworkConfig, channels_last: bool = True):
+        super().__init__(config)
+        self.single = GroupedNetwork(config, channels_last=channels_last)
+
+    def loss_and_grad(self, flat, x, y, masks=None):
+        parts = [self.single.loss_and_grad(flat[i : i + 1], x[i : i + 1], y[i : i + 1],
+                                           None if masks is None else masks[i : i + 1]) for i in range(flat.shape[0])]
+        if not parts:
+            return flat.new_zeros(flat.shape), flat.new_zeros(0), flat.new_zeros(0)
+        grads, losses, errors = zip(*parts, strict=True)
+        return torch.cat(grads), torch.cat(losses), torch.cat(errors)
+
+    @torch.no_grad()
+    def eval_sums(self, flat, x, y):
+        parts = [self.single.eval_sums(flat[i : i + 1], x, y) for i in range(flat.shape[0])]
+        losses, wrong = zip(*parts, strict=True)
+        return torch.cat(losses), torch.cat(wrong)
+
+
+_CHOICES: dict[str, str] = {}  # in-process cache of AutoNetwork's measurements: shape key -> candidate
+
+
+def _cache_file() -> Path:
+    root = os.environ.get("QUORUMSGD_CACHE_DIR") or Path.home() / ".cache" / "quorumsgd"
+    return Path(root) / "batching.json"
+
+
+class AutoNetwork(BatchedNetwork):
+    """The fastest of grouped (channels-last / contiguous) and the loop, per device and shape, measured once."""
+
+    REPEATS = 3
+
+    def __init__(self, config: NetworkConfig):
+        super().__init__(config)
+        self.candidates: dict[str, BatchedNetwork] = {
+            "grouped": GroupedNetwork(config, channels_last=True),
+            "grouped-contiguous": GroupedNetwork(config, channels_last=False),
+            "loop": LoopNetwork(config, channels_last=False),
+        }
+        self.chosen: str | None = None
+        self.timings: dict[str, float] = {}
+
+    def key(self, flat: torch.Tensor, x: torch.Tensor) -> str:
+        device = flat.device.type if flat.device.type == "cpu" else torch.cuda.get_device_name(flat.device)
+        threads = torch.get_num_threads() if flat.device.type == "cpu" else 0
+        return (f"{device}|threads={threads}|agents={flat.shape[0]}|x={tuple(x.shape[1:])}|"
+                f"widths={self.config.widths}|torch={torch.__version__}")
+
+    def _choose(self, flat, x, y, masks) -> str:
+        key = self.key(flat, x)
+        if key in _CHOICES:
+            return _CHOICES[key]
+        path = _cache_file()
+        try:
+            disk = json.loads(path.read_text()) if path.exists() else {}
+        except (OSError, ValueError):
+            disk = {}
+        if key in disk and disk[key] in self.candidates:
+            _CHOICES[key] = disk[key]
+            return disk[key]
+        sync = torch.cuda.synchronize if flat.device.type == "cuda" else (lambda: None)
+        times: dict[str, list[float]] = {name: [] for name in self.candidates}
+        for net in self.candidates.values():  # warm-up: allocations, oneDNN / cuDNN primitive selection
+            net.loss_and_grad(flat, x, y, masks)
+        for _ in range(self.REPEATS):  # interleaved, so that load drifts alike for every candidate
+            for name, net in self.candidates.items():
+                sync()
+                start = time.perf_counter()
+                net.loss_and_grad(flat, x, y, masks)
+                sync()
+                times[name].append(time.perf_counter() - start)
+        # The minimum, not the median: on a shared machine other processes only ever add time.
+        self.timings = {name: min(t) for name, t in times.items()}
+        best = min(self.timings, key=self.timings.__getitem__)
+        _CHOICES[key] = best
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            disk[key] = best
+            path.write_text(json.dumps(disk, indent=1))
+        except OSError:  # a read-only home: the in-process cache still holds
+            pass
+        return best
+
+    def loss_and_grad(self, flat, x, y, masks=None):
+        if flat.shape[0] == 0:
+            return self.candidates["grouped"].loss_and_grad(flat, x, y, masks)
+        self.chosen = self._choose(flat, x, y, masks)
+        return self.candidates[self.chosen].loss_and_grad(flat, x, y, masks)
+
+    @torch.no_grad()
+    def eval_sums(self, flat, x, y):
+        return self.candidates[self.chosen or "grouped"].eval_sums(flat, x, y)
+
+
+def batched_network(config: NetworkConfig, batching: Batching = "auto") -> BatchedNetwork:
+    """The batched network for ``batching`` in ``{"vmap", "grouped", "loop", "auto"}``."""
     if batching == "vmap":
         return VmapNetwork(config)
     if batching == "grouped":
         return GroupedNetwork(config)
+    if batching == "loop":
+        return LoopNetwork(config)
+    if batching == "auto":
+        return AutoNetwork(config)
     raise ValueError(f"unknown batching {batching!r}")

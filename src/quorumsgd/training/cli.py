@@ -81,7 +81,7 @@ def train(
     magnification: float = typer.Option(5.0, "--magnification", help="SD-QSGD A_mag"),
     spike_divisor: float = typer.Option(10.0, "--spike-divisor", help="SD-QSGD tau = batches/divisor"),
     on_divergence: str = typer.Option("drop", "--on-divergence", help="drop the agent, or stop"),
-    batching: str = typer.Option("grouped", "--batching", help="grouped or vmap"),
+    batching: str = typer.Option("auto", "--batching", help="auto (fastest, measured), grouped, vmap or loop"),
     eval_batch_size: int = typer.Option(500, "--eval-batch-size"),
     max_train: int | None = typer.Option(None, "--max-train", help="cap on training samples"),
     max_eval: int | None = typer.Option(None, "--max-eval", help="cap on validation / test samples"),
@@ -169,7 +169,7 @@ def table1(
     dropout: float = typer.Option(0.5, "--dropout"),
     image_size: int = typer.Option(32, "--image-size"),
     lr_schedule: str = typer.Option("plateau", "--lr-schedule"),
-    batching: str = typer.Option("grouped", "--batching"),
+    batching: str = typer.Option("auto", "--batching"),
     max_train: int | None = typer.Option(None, "--max-train"),
     max_eval: int | None = typer.Option(None, "--max-eval"),
     train_eval_size: int | None = typer.Option(None, "--train-eval-size"),
@@ -204,6 +204,11 @@ def table1(
 
     table = run_table1(base, lr_values, momentum_values, seeds, out, on_run=report)
     typer.echo(format_table1(table))
+
+
+from quorumsgd.training.study_cli import study_command  # noqa: E402  (the Sec. 6 study, its own module)
+
+app.command("study")(study_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -28,9 +28,10 @@ from quorumsgd.training.recipes import ALGORITHMS
 INITS = ("distinct", "common")
 LR_SCHEDULES = ("plateau", "constant")
 ON_DIVERGENCE = ("drop", "stop")
-BATCHINGS = ("grouped", "vmap")
-# Fields that may change when a run is resumed (they do not change the numbers of the epochs run so far).
-RESUMABLE_FIELDS = frozenset({"epochs", "device", "data_root", "download", "progress"})
+BATCHINGS = ("auto", "grouped", "vmap", "loop")
+# Fields that may change when a run is resumed (they do not change the numbers of the epochs run so far; the
+# device and the batching change them only at float rounding: the same arithmetic, in another order).
+RESUMABLE_FIELDS = frozenset({"epochs", "device", "batching", "data_root", "download", "progress"})
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,8 @@ class TrainConfig:
         magnification: SD-QSGD's A_mag in (60) (choice: 5).
         spike_divisor: SD-QSGD's tau = batches per epoch / spike_divisor (choice: 10, a rapid spike).
         on_divergence: ``drop`` a diverged agent and continue with the others, or ``stop`` the run.
-        batching: ``grouped`` (grouped convolutions) or ``vmap`` (``torch.func``), see
+        batching: ``auto`` (the fastest of grouped convolutions and a loop over agents, measured once per
+            device and shape), ``grouped`` (grouped convolutions), ``vmap`` (``torch.func``) or ``loop``; see
             :mod:`quorumsgd.training.batching`.
         eval_batch_size: batch size of evaluation passes (BatchNorm uses batch statistics there too).
         max_train, max_eval, train_eval_size: optional caps on the training split, on the validation and
@@ -98,7 +100,7 @@ class TrainConfig:
     magnification: float = 5.0
     spike_divisor: float = 10.0
     on_divergence: str = "drop"
-    batching: str = "grouped"
+    batching: str = "auto"
     eval_batch_size: int = 500
     max_train: int | None = None
     max_eval: int | None = None

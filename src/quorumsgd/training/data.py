@@ -104,19 +104,59 @@ def load_digits_splits(split_seed: int = 0, image_size: int = 32) -> DataSplits:
     return DataSplits("digits", **_standardize(splits))
 
 
+CIFAR10_HOW_TO_GET = ("add --download to fetch it (needs a network), or unpack cifar-10-python.tar.gz from "
+                      "https://www.cs.toronto.edu/~kriz/cifar.html into that directory")
+
+
+def cifar10_problem(data_root: str | Path) -> str | None:
+    """What is wrong with the CIFAR-10 copy under ``data_root`` (``None``: every file present and intact).
+
+    The files and checksums are torchvision's (``CIFAR10.train_list``, ``test_list``, ``meta``), checked with
+    the same integrity function its loader uses.
+    """
+    from torchvision.datasets import cifar
+
+    folder = Path(data_root) / cifar.CIFAR10.base_folder
+    files = [*cifar.CIFAR10.train_list, *cifar.CIFAR10.test_list,
+             [cifar.CIFAR10.meta["filename"], cifar.CIFAR10.meta["md5"]]]
+    missing = [name for name, _ in files if not (folder / name).is_file()]
+    if missing:
+        shown = "every file" if len(missing) == len(files) else ", ".join(missing)
+        return f"missing in {folder}: {shown}; {CIFAR10_HOW_TO_GET}"
+    corrupt = [name for name, md5 in files if not cifar.check_integrity(str(folder / name), md5)]
+    if corrupt:
+        return (f"corrupt in {folder} (checksum mismatch: {', '.join(corrupt)}); delete those files and add "
+                "--download to fetch them again")
+    return None
+
+
 def load_cifar10_splits(data_root: str | Path | None, download: bool = False, split_seed: int = 0) -> DataSplits:
-    """CIFAR-10 via torchvision, 80/20 train/validation split (see the module docstring)."""
+    """CIFAR-10 via torchvision, 80/20 train/validation split (see the module docstring).
+
+    A missing, incomplete or corrupt copy is one :class:`InvalidParameter` naming the files and how to get them.
+    """
     if data_root is None:
         raise InvalidParameter("data_root", "a directory for CIFAR-10 (pass --data-root, and --download once)")
+    import pickle
+
     from torchvision.datasets import CIFAR10
 
+    problem = None if download else cifar10_problem(data_root)
+    if problem is not None:
+        raise InvalidParameter("data_root", f"be a directory holding CIFAR-10 ({problem})", str(data_root))
     try:
         train_set = CIFAR10(str(data_root), train=True, download=download)
         test_set = CIFAR10(str(data_root), train=False, download=download)
     except RuntimeError as err:  # torchvision: "Dataset not found or corrupted"
         raise InvalidParameter(
-            "data_root", "a directory holding CIFAR-10 (add --download to fetch it)", str(data_root)
+            "data_root", f"be a directory holding CIFAR-10 (torchvision: {err}; {CIFAR10_HOW_TO_GET})", str(data_root)
         ) from err
+    except OSError as err:  # a failed download: no network, a refused connection, a full disk
+        raise InvalidParameter("download", f"be possible (fetching CIFAR-10 failed: {err})", str(data_root)) from err
+    except (pickle.UnpicklingError, EOFError, KeyError, ValueError) as err:
+        raise InvalidParameter(
+            "data_root", f"be a directory holding readable CIFAR-10 batches ({type(err).__name__}: {err}; add "
+            "--download to fetch them again)", str(data_root)) from err
 
     def as_tensors(dataset) -> tuple[torch.Tensor, torch.Tensor]:
         images = torch.as_tensor(np.asarray(dataset.data)).permute(0, 3, 1, 2).to(torch.float32) / 255.0

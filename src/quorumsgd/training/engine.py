@@ -367,6 +367,7 @@ class Trainer:
             "n_params": self.net.layout.size,
             "world_size": self.topology.world_size,
             "batches_per_epoch": self.n_batches,
+            "batching_used": getattr(self.net, "chosen", None) or self.config.batching,
             "history": self.history,
             "divergence": self.divergence,
             "summary": summarize(self.history),

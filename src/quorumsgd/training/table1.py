@@ -80,12 +80,14 @@ def run_table1(
     n_seeds: int = 3,
     out_dir: str | Path | None = None,
     on_run: Callable[[TrainConfig, dict[str, Any]], None] | None = None,
+    runner: Callable[[TrainConfig, Path | None], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Run the grid (``len(lrs) * (1 + 2 len(momenta)) * n_seeds`` trainings) and return the table.
 
     ``base`` supplies everything else (data set, epochs, n_agents -- 1 in the paper --, coupling, network);
     seeds are ``base.seed + s``. With ``out_dir`` each run keeps its own directory and finished runs are
-    reused, so an interrupted grid continues where it stopped.
+    reused, so an interrupted grid continues where it stopped. ``runner(cfg, run_dir)`` replaces that
+    default (e.g. to train on a prepared data set).
     """
     out = None if out_dir is None else Path(out_dir)
     cache: dict[tuple[str, float, float, int], dict[str, Any]] = {}
@@ -101,7 +103,7 @@ def run_table1(
                     if key not in cache:
                         cfg = base.replace(algo=method, lr=float(lr), momentum=used_momentum, seed=base.seed + s,
                                            agent_lrs=None)
-                        cache[key] = _run_or_load(cfg, _run_dir(out, cfg))
+                        cache[key] = (runner or _run_or_load)(cfg, _run_dir(out, cfg))
                         if on_run is not None:
                             on_run(cfg, cache[key])
                     runs.append(cache[key])
@@ -167,4 +169,32 @@ def format_table1(table: dict[str, Any]) -> str:
         f"EASGD-WM has the lowest test error in {wins['easgd_wm_best']} of {wins['cells']} cells "
         "(paper, CIFAR-10: all but one of 24). '*': a seed diverged; 'div': no finite value."
     )
+    return "\n".join(lines)
+
+
+def format_table1_markdown(table: dict[str, Any]) -> str:
+    """Table 1 as a Markdown table in the paper's layout (momentum blocks x methods; loss, then error columns)."""
+    lrs = table["lrs"]
+    cfg = table["config"]
+
+    def cell(value: float | None, diverged: bool, digits: int) -> str:
+        return "div" if value is None else f"{value:.{digits}f}{'*' if diverged else ''}"
+
+    head = ["momentum", "method", *(f"loss lr={lr:g}" for lr in lrs), *(f"error lr={lr:g}" for lr in lrs)]
+    lines = [
+        f"Table 1 -- {cfg['dataset']}, n_agents={cfg['n_agents']}, coupling={cfg['coupling']:g}, "
+        f"epochs={cfg['epochs']}, {table['n_seeds']} seed(s): minimum over epochs of the seed-averaged quorum "
+        "test loss (mean per-sample cross-entropy) and test error.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for i, row in enumerate(table["rows"]):
+        label = f"{row['momentum']:g}" if i % len(TABLE1_METHODS) == 0 else ""
+        losses = [cell(v, d, 3) for v, d in zip(row["min_test_loss"], row["diverged"], strict=True)]
+        errors = [cell(v, d, 3) for v, d in zip(row["min_test_error"], row["diverged"], strict=True)]
+        lines.append("| " + " | ".join([label, row["method"], *losses, *errors]) + " |")
+    wins = table["wins"]
+    lines += ["", f"EASGD-WM has the lowest test error in {wins['easgd_wm_best']} of {wins['cells']} cells "
+              "(paper, CIFAR-10: all but one of 24). `*`: a seed diverged; `div`: no finite value."]
     return "\n".join(lines)

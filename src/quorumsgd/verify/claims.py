@@ -1,8 +1,11 @@
-r"""The claims ledger: the paper's qualitative claims C1--C12 (spec §5) as named checks with verdicts.
+r"""The claims ledger: the paper's qualitative claims C1--C18 (spec §5) as named checks with verdicts.
 
 Each claim function runs a small, seeded experiment (or an exact computation) and returns a
 :class:`ClaimResult`: ``supported``, ``not supported`` or ``inconclusive``, the numbers behind it, and
-(optionally) a plot written into the report folder.
+(optionally) a plot written into the report folder. The CNN claims C13--C18 are decided from the runs of a
+``quorumsgd train study`` directory (``study_dir``, or the ``QUORUMSGD_STUDY`` environment variable), with
+confidence intervals over seeds and the data set named (:mod:`quorumsgd.training.claims_cnn`); without one
+their verdict is ``not run``.
 
 Example:
     >>> r = CLAIMS["C5"](None)
@@ -12,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,7 +30,7 @@ from quorumsgd.simulate import run_ensemble
 from quorumsgd.verify.checks import Settings, check_lemma5_5, check_thm3_2
 from quorumsgd.verify.problems import Problem
 
-ClaimVerdict = Literal["supported", "not supported", "inconclusive"]
+ClaimVerdict = Literal["supported", "not supported", "inconclusive", "not run"]
 
 
 @dataclass(frozen=True)
@@ -301,7 +305,21 @@ def claim_c12(out: Path | None, settings: Settings | None = None) -> ClaimResult
                        {"margin": worst})
 
 
+def _cnn_claim(name: str) -> Callable[..., ClaimResult]:
+    def claim(out: Path | None, settings: Settings | None = None, study_dir: str | Path | None = None) -> ClaimResult:
+        from quorumsgd.training.claims_cnn import evaluate_claim
+
+        r = evaluate_claim(name, study_dir or os.environ.get("QUORUMSGD_STUDY") or None)
+        return ClaimResult(r["claim"], r["statement"], r["verdict"], r["evidence"],
+                           {"dataset": r["dataset"], **r["numbers"]})
+
+    claim.__name__ = f"claim_{name.lower()}"
+    claim.__doc__ = f"{name} (CNN, Sec. 6), from a `quorumsgd train study` directory; see quorumsgd.training.claims_cnn."
+    return claim
+
+
 CLAIMS: dict[str, Callable[..., ClaimResult]] = {
     "C1": claim_c1, "C2": claim_c2, "C3": claim_c3, "C4": claim_c4, "C5": claim_c5, "C6": claim_c6,
     "C7": claim_c7, "C8": claim_c8, "C9": claim_c9, "C10": claim_c10, "C11": claim_c11, "C12": claim_c12,
+    **{name: _cnn_claim(name) for name in ("C13", "C14", "C15", "C16", "C17", "C18")},
 }

@@ -98,7 +98,8 @@ def verify_command(
         print_table(console, results)
         _print_sweeps(console, sweep_results)
         for c in claim_results:
-            color = {"supported": "green", "not supported": "bold red", "inconclusive": "yellow"}[c.verdict]
+            color = {"supported": "green", "not supported": "bold red", "inconclusive": "yellow",
+                     "not run": "dim"}[c.verdict]
             console.print(f"[{color}]{c.claim} {c.verdict}[/]: {c.statement} — {c.evidence}", soft_wrap=True)
         for r in violated:
             console.print(f"[bold red]VIOLATED[/] {r.name}: measured {r.measured:.6g} (lower confidence "
