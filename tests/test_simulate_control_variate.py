@@ -8,7 +8,7 @@ from scipy import stats as sps
 
 from quorumsgd.algorithms import EASGD, QSGD, SDQSGD, MomentumQSGD
 from quorumsgd.errors import InvalidParameter
-from quorumsgd.objectives import GaussianNoise, LogCosh, ModulatedGaussianNoise, Quadratic
+from quorumsgd.objectives import GaussianNoise, LogCosh, ModulatedGaussianNoise, Quadratic, UniformNoise
 from quorumsgd.simulate import GaussianLaw, MeasureContext, linearize, run_ensemble
 from quorumsgd.simulate.control_variate import GAUSSIAN_FORMS, gaussian_expectation
 from quorumsgd.simulate.layout import StateLayout
@@ -102,6 +102,23 @@ def test_cv_errors_are_one_line():
         run_ensemble(QSGD(coupling=1.0), F_LOG, NOISE_MOD, steps=10, dt=5.0, scheme="cv", **{**RUN, "burn_in": 0})
     with pytest.raises(InvalidParameter, match="scheme"):
         run_ensemble(QSGD(coupling=1.0), F_LOG, NOISE_MOD, steps=10, dt=0.05, scheme="nope", **{**RUN, "burn_in": 0})
+
+
+
+def test_cv_refuses_non_gaussian_base_variates_and_checks_fall_back_to_plain_euler():
+    """Regression: uniform base variates (variance 1/3) gave the twin a law other than the Lyapunov one, and the
+    controlled estimate of E|x - x*| read sqrt(3) too high (a false violation of (48) found by the hunt)."""
+    from quorumsgd.verify.checks import Settings, _controllable
+    from quorumsgd.verify.problems import Problem
+
+    uniform = UniformNoise(2, width=1.0)
+    with pytest.raises(InvalidParameter, match="Gaussian base variates"):
+        run_ensemble(QSGD(coupling=1.0), Quadratic(np.diag([1.0, 2.0])), uniform, steps=10, dt=0.05, scheme="cv",
+                     **{**RUN, "burn_in": 0})
+    gaussian = Problem.logcosh(dim=2, n_agents=2)
+    assert _controllable(QSGD(coupling=1.0), gaussian, ["center_error"], 0.05, Settings(), False, {})
+    uniform_problem = Problem(gaussian.spec, gaussian.objective, UniformNoise(2, width=1.0))
+    assert not _controllable(QSGD(coupling=1.0), uniform_problem, ["center_error"], 0.05, Settings(), False, {})
 
 
 # --- weak (Rademacher) increments -------------------------------------------------------------------------------

@@ -169,6 +169,11 @@ class LinearizedControl:
     def build(cls, algorithm: Any, objective: Objective, noise: NoiseModel | None, n_agents: int,
               lr: Any, batch_size: Any, dt: float, minimizer: np.ndarray | None = None) -> LinearizedControl:
         """Linearize ``algorithm`` on ``objective`` at its minimizer; errors name what is missing."""
+        if noise is not None and noise.distribution != "normal":
+            # The twin's exact law (Lyapunov) is Gaussian only when its increments are: with uniform base variates
+            # (variance 1/3, other higher moments) E g(Y) of a norm would be wrong, and the estimate biased.
+            raise InvalidParameter("scheme", "'euler' (the control variate needs Gaussian base variates; the noise "
+                                   f"draws {noise.distribution} ones)", "cv", "run_ensemble")
         x_star = np.asarray(objective.minimizer if minimizer is None else minimizer, dtype=np.float64)
         try:
             hess = np.asarray(objective.hessian(x_star), dtype=np.float64)
