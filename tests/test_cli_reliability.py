@@ -69,8 +69,10 @@ def _interrupt_on_call(n: int, result: Any = None) -> Callable[..., Any]:
 @pytest.mark.parametrize("thorough", [False, True])
 def test_verify_interrupt_writes_partial_report(run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                 thorough: bool) -> None:
-    monkeypatch.setattr("quorumsgd.verify.cli.run_check", _interrupt_on_call(2, _check))
-    code, out, err = run_cli("verify", "--out", str(tmp_path), *(["--thorough"] if thorough else []))
+    # --thorough runs its checks as cases of the distributed engine (here in-process: --workers 0)
+    target = "quorumsgd.verify.checks.run_check" if thorough else "quorumsgd.verify.cli.run_check"
+    monkeypatch.setattr(target, _interrupt_on_call(2, _check))
+    code, out, err = run_cli("verify", "--out", str(tmp_path), *(["--thorough", "--workers", "0"] if thorough else []))
     assert code == 130
     assert one_error_line(err).startswith("interrupted: 1 of ")
     assert str(tmp_path) in err and "interrupted" not in out

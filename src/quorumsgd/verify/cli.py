@@ -73,7 +73,8 @@ def verify_command(
 
                 progress.update(task, description="checks and sweeps (distributed)")
                 results, sweep_results = distributed_checks(checks, sweeps, settings, sweep_settings, out, scheduler,
-                                                            workers, on_done=lambda: progress.advance(task))
+                                                            workers, on_done=lambda: progress.advance(task),
+                                                            into=(results, sweep_results))
             for name in checks if not distributed else ():
                 progress.update(task, description=f"check {name}")
                 results.append(run_check(name, settings=settings))

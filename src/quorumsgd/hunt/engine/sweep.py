@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
@@ -70,13 +69,32 @@ def run_verify_cases(tasks: Sequence[tuple[str, Any]], settings: Any, engine: En
     return out
 
 
+def _stored(tasks: Sequence[tuple[str, Any]], settings: Any, store: Any) -> list[Any | None]:
+    """The stored result of each ``(check, problem | None)`` task (``None`` where it has not finished)."""
+    from quorumsgd.verify.result import CheckResult
+
+    s, found = asdict(settings), []
+    for name, problem in tasks:
+        spec = None if problem is None else json.loads(json.dumps(asdict(problem.spec)))
+        row = store.get(int(settings.seed), _key(name, spec, s))
+        if row is not None and row.get("status") == "ok":
+            row = {k: v for k, v in row.items() if k != "status"}
+            found.append(CheckResult(**row))
+        else:
+            found.append(None)
+    return found
+
+
 def distributed_checks(checks: Sequence[str], sweeps: Sequence[tuple[str, str, Sequence[float]]], settings: Any,
                        sweep_settings: Any, out: Any, scheduler: str | None, workers: int | None,
-                       on_done: Callable[[], None] | None = None) -> tuple[list[Any], list[Any]]:
+                       on_done: Callable[[], None] | None = None,
+                       into: tuple[list[Any], list[Any]] | None = None) -> tuple[list[Any], list[Any]]:
     """``quorumsgd verify``'s checks and sweeps through the engine; the store is ``out/cases.sqlite``.
 
     Returns the check results and the :class:`~quorumsgd.verify.report.Sweep` objects, exactly as the
-    in-process loop builds them (same problems, same settings, same seeds).
+    in-process loop builds them (same problems, same settings, same seeds). On an interrupt the finished
+    checks and sweep points (every one is in the store: rerunning the command resumes) are appended to
+    ``into`` before the interrupt propagates, so the caller can write a partial report.
     """
     from pathlib import Path
 
@@ -94,8 +112,15 @@ def distributed_checks(checks: Sequence[str], sweeps: Sequence[tuple[str, str, S
             results = run_verify_cases([(n, None) for n in checks], settings, engine, store, on_done=on_done)
             flat = run_verify_cases(sweep_tasks, sweep_settings, engine, store, on_done=on_done)
         except KeyboardInterrupt:
-            print(f"interrupted: {store.count()} finished cases kept in {store.path}; rerun the same command to "
-                  "resume", file=sys.stderr)
+            if into is not None:
+                into[0].extend(r for r in _stored([(n, None) for n in checks], settings, store) if r is not None)
+                done, i = _stored(sweep_tasks, sweep_settings, store), 0
+                for check, field_name, values in sweeps:
+                    points = [(float(v), r) for v, r in zip(values, done[i:i + len(values)], strict=True)
+                              if r is not None]
+                    i += len(values)
+                    if points:
+                        into[1].append(Sweep(check, field_name, [v for v, _ in points], [r for _, r in points]))
             raise
     sweep_results, i = [], 0
     for check, field_name, values in sweeps:
