@@ -7,7 +7,7 @@
 # ---
 
 # %% [markdown]
-# # Discrete-time stability of QSGD and EASGD (the missing SI's 1-D analysis, spec §2.6)
+# # Discrete-time stability of QSGD and EASGD (the missing SI's 1-D analysis, re-derived)
 #
 # **Setting.** The noise-free discrete iterations (41) (QSGD) and (3) (EASGD) on $f=\frac h2x^2$; $a=\eta h$,
 # $\alpha=\eta k$, $\beta=p\alpha$.
@@ -108,7 +108,7 @@ plot_curves([
 
 # %%
 proof.summary(
-    "Every step checks out: the per-mode maps computed from the algorithms are those of spec §2.6, QSGD's do not "
+    "Every step checks out: the per-mode maps computed from the algorithms are those of the SI's re-derived 1-D analysis, QSGD's do not "
     "involve p, EASGD's characteristic polynomial and Jury conditions are as stated, and the per-mode spectral "
     "radius equals that of the full p-agent iteration. The largest stable coupling is p-independent for QSGD "
     f"({region['qsgd'][0]:.3g}) and falls to {region['easgd'][-1]:.3g} for EASGD at p = {ps[-1]}."

@@ -85,7 +85,7 @@ def test_logcosh_q_is_the_sharp_third_derivative_bound():
 def test_surrogates_are_labelled_and_have_the_described_shape():
     f1 = NonconvexSurrogate1D()
     assert f1.surrogate and f1.strong_convexity is None
-    # Two deep basins, the right one deeper (spec §2.3, Fig. 3(f)); sharp spurious minima in between.
+    # Two deep basins, the right one deeper (Fig. 3(f)); sharp spurious minima in between.
     assert f1.minimizer[0] > 1.5
     left = min(float(f1.value(np.array([z]))) for z in np.linspace(-3, -1, 20001))
     assert f1.minimum < left

@@ -192,7 +192,7 @@ def test_diverging_simulations_are_stopped_flagged_and_excluded():
 
 
 def test_easgd_past_its_stability_region_diverges_but_qsgd_does_not():
-    """Spec §2.6: discrete EASGD loses stability once beta = p alpha exceeds ~2; QSGD's condition is p-free."""
+    """The SI's 1-D analysis: discrete EASGD loses stability once beta = p alpha exceeds ~2; QSGD's condition is p-free."""
     f = Quadratic.isotropic(1, 1.0)
     lr, k = 0.1, 0.5  # a = 0.1, alpha = 0.05: EASGD unstable for p >= 39
     noise = GaussianNoise.isotropic(1, 1.0)

@@ -1,4 +1,4 @@
-"""Model-problem experiments: the intermediate-coupling optimum (spec claim C8) and the figure commands."""
+"""Model-problem experiments: the intermediate-coupling optimum (claim C8) and the figure commands."""
 
 from __future__ import annotations
 

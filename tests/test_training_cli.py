@@ -11,7 +11,7 @@ from quorumsgd.training.table1 import easgd_wm_wins, format_table1
 TINY = ["--widths", "4,8,8", "--batch-size", "32", "--max-train", "128", "--max-eval", "64", "--image-size", "8",
         "--no-progress"]
 
-# Table 1 of the paper (spec §4.3): minimum test error, rows EASGD-WM / EASGD / MSGD per momentum block.
+# Table 1 of the paper (Sec. 6): minimum test error, rows EASGD-WM / EASGD / MSGD per momentum block.
 PAPER_ERRORS = [
     [.267, .266, .264, .269, .268, .270], [.304, .313, .301, .282, .280, .277], [.310, .323, .306, .286, .292, .295],
     [.262, .259, .253, .261, .267, .257], [.297, .300, .280, .275, .263, .283], [.300, .307, .294, .294, .287, .301],
@@ -81,7 +81,7 @@ def test_table1_prints_the_papers_layout(tmp_path, run_cli):
 
 
 def test_the_papers_table1_has_exactly_one_exception():
-    # Spec §4.3 / claim C16: "for all but one choice, EASGD-WM has the best error" (block 2, column 5).
+    # Sec. 6 / claim C16: "for all but one choice, EASGD-WM has the best error" (block 2, column 5).
     methods = ["EASGD-WM", "EASGD", "MSGD"] * 4
     rows = [{"momentum": 0.0, "method": m, "min_test_error": e, "min_test_loss": [1.0] * 6,
              "diverged": [False] * 6} for m, e in zip(methods, PAPER_ERRORS, strict=True)]

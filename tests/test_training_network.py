@@ -1,4 +1,4 @@
-"""The paper's CNN (spec §4.3): architecture, BatchNorm with batch statistics in evaluation, initialization."""
+"""The paper's CNN (Sec. 6.1): architecture, BatchNorm with batch statistics in evaluation, initialization."""
 
 from __future__ import annotations
 

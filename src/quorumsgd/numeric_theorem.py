@@ -64,7 +64,7 @@ def bound_json(*, name: str, title: str, equation: str, value: Number, terms: Ma
                expression: str, transient_rates: Mapping[str, Number], hypotheses: list[dict[str, Any]],
                parameters: Mapping[str, Number], spec_difference: str, method: str = "closed_form",
                status: str = "closed_form", verified: bool = True) -> dict[str, Any]:
-    """The JSON object of ``quorumsgd bound NAME --json`` (design.md keys); one layout for every caller.
+    """The JSON object of ``quorumsgd bound NAME --json`` (the documented keys); one layout for every caller.
 
     ``method`` is ``closed_form`` (a derived theorem) or ``sdp`` (a certificate, with the solver's ``status``);
     ``second_moment`` is added when the terms carry it (certificates bound the second moment).

@@ -43,7 +43,7 @@ PAIRS = (p - 1) / p
 """The factor by which the derived (22), and every bound built on it, is below the printed one."""
 
 PAIRS_NOTE = (
-    "Derived (p-1) where the spec's closed form has p: the pair sum over i = j is identically zero, so "
+    "Derived (p-1) where the paper's printed closed form has p: the pair sum over i = j is identically zero, so "
     "summing Thm 2.1 over ordered pairs of distinct agents gives the sharper factor (p-1)/p."
 )
 

@@ -1,6 +1,6 @@
 r"""The named parameters of the paper: one SymPy symbol, CLI flag, LaTeX letter and domain for each.
 
-Code, CLI flags and JSON keys use descriptive names (design.md), never the paper's ambiguous letters; the
+Code, CLI flags and JSON keys use descriptive names, never the paper's ambiguous letters; the
 LaTeX rendering maps them back to the paper's notation (``coupling`` prints as :math:`k`, ``n_agents`` as
 :math:`p`, ...).
 

@@ -30,7 +30,6 @@ import tempfile
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 from quorumsgd.numeric_theorem import NumericTheorem
 

@@ -60,7 +60,7 @@ def spread_from_pair_sum(pair_sum: Expr, n_agents: Expr) -> Expr:
 def distinct_pair_noise_sum(total_noise: Expr, n_agents: Expr) -> Expr:
     r""":math:`\sum_{i\ne j}(C_i+C_j)=2(p-1)\sum_iC_i`: only ordered pairs of *distinct* agents contribute.
 
-    This is where the derivation departs from the spec's (22), which counts all :math:`p^2` pairs and gets
+    This is where the derivation departs from the printed (22), which counts all :math:`p^2` pairs and gets
     :math:`2p\sum_iC_i`; the :math:`i=j` terms are identically zero, so :math:`p-1` is the sharp factor.
     """
     return 2 * (n_agents - 1) * total_noise

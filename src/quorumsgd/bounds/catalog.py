@@ -5,9 +5,9 @@ Nothing here is a typed closed form: each theorem's expression is built by calli
 :mod:`quorumsgd.contraction.symbolic` from the algorithm definitions. Thm 5.1 *is*
 ``triangle(robustness_distance(1, taylor_disturbance(spread(Thm 2.1 ...)), rate), jensen(Cor 2.1 ...))``.
 
-Where the derivation differs from the spec's typed constant, the theorem carries a ``spec_difference``
+Where the derivation differs from the paper's printed constant, the theorem carries a ``spec_difference``
 note. The one systematic difference: the synchronization bound (22) counts only ordered pairs of distinct
-agents (the :math:`i=j` terms are zero), so it has :math:`p-1` where the spec has :math:`p`; the factor
+agents (the :math:`i=j` terms are zero), so it has :math:`p-1` where the paper's printed form has :math:`p`; the factor
 :math:`(p-1)/p` carries into (31), (47), (51) and (54). With one agent the disturbance term then vanishes
 and Thm 5.1 reduces exactly to the SGD bound.
 """
@@ -487,7 +487,7 @@ def lemma5_5() -> Theorem:
     )
 
 
-# --- Discrete-time stability (spec 2.6) ---------------------------------------------------------------------
+# --- Discrete-time stability (the paper's SI, re-derived) ---------------------------------------------------------------------
 
 
 @cache

@@ -1,6 +1,6 @@
 """``quorumsgd bound NAME --flag value ...``: the bound calculator on the command line.
 
-Every parameter of :mod:`quorumsgd.parameters` is a flag (design.md names); a theorem rejects flags it does
+Every parameter of :mod:`quorumsgd.parameters` is a flag (the toolkit's names); a theorem rejects flags it does
 not take, so a typo never silently changes nothing.
 """
 

@@ -208,7 +208,7 @@ ENTRIES: tuple[TheoremEntry, ...] = (
        r"\hat{\mathbf x}(t)\approx\mathcal N\big(0,\tfrac1{pt}\mathbf A^{-1}\boldsymbol\Sigma\mathbf A^{-1}\big)"
        r",\ \mathbb E\|\hat{\mathbf x}(t)\|^2\approx\frac{\eta\sigma^2}{bph^2t}\ (\mathbf A=h\mathbf I)",
        ("n_agents", "lr", "batch_size", "sigma2", "dim", "curvature", "time"), f"{_CATALOG}:lemma5_5"),
-    _E("stability", "Discrete-time stability of QSGD and EASGD", "spec §2.6", "SI; spec §2.6",
+    _E("stability", "Discrete-time stability of QSGD and EASGD", "SI (1-D)", "SI (1-D analysis, re-derived)",
        r"\text{QSGD: stable iff }0<\eta h<2,\ 0<\eta(h+k)<2\ (\text{any }p);\quad"
        r"\text{EASGD: Jury's conditions, (ii) }(2-\eta h)(2-p\eta k)>2\eta k\text{ fails for large }p",
        ("lr", "curvature", "coupling", "n_agents"), "quorumsgd.bounds.stability:stability_theorem",

@@ -1,4 +1,4 @@
-r"""Discrete-time stability of QSGD and EASGD on a 1-D quadratic (spec §2.6, the missing SI's analysis).
+r"""Discrete-time stability of QSGD and EASGD on a 1-D quadratic (the paper's supplementary 1-D analysis, whose text is lost: re-derived here).
 
 For :math:`f=\frac h2x^2`, :math:`a=\eta h`, :math:`\alpha=\eta k`, the noise-free iterations (41) and (3)
 are linear. Their maps are computed from the algorithm definitions per mode
@@ -102,7 +102,7 @@ def stability(
     return BoundResult(
         name="stability",
         title=f"Discrete-time stability of {algorithm.upper()} on a 1-D quadratic",
-        equation="spec §2.6",
+        equation="SI (1-D)",
         value=number(radius),
         terms={"spectral_radius": number(radius), "stable": number(jury.astype(float))},
         expression=sympy.Matrix(mean_map),

@@ -79,7 +79,7 @@ class BoundResult:
     verified: bool = True
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON object of ``quorumsgd bound NAME --json`` (design.md keys)."""
+        """The JSON object of ``quorumsgd bound NAME --json`` (the documented keys)."""
         return bound_json(
             name=self.name, title=self.title, equation=self.equation, value=self.value, terms=self.terms,
             latex=self.latex, expression=str(self.expression), transient_rates=self.transient_rates,
@@ -98,7 +98,7 @@ class Theorem:
     """A derived theorem: what it takes, what it assumes, what it bounds, and how it was composed.
 
     Attributes:
-        name: design.md name (``thm5.1``...).
+        name: theorem name (``thm5.1``...).
         title: human title.
         equation: the paper's equation number(s).
         statement: the theorem in LaTeX.
@@ -109,7 +109,7 @@ class Theorem:
         derivation: the proof's steps, as text, in the order they are composed.
         optional: optional parameters and their defaults (``None`` means "chosen by ``prepare``").
         prepare: optional hook that fills derived parameters.
-        spec_difference: where and why the derived closed form differs from the spec's.
+        spec_difference: where and why the derived closed form differs from the paper's printed form.
     """
 
     name: str

@@ -47,7 +47,7 @@ NETWORK_ALGORITHMS: tuple[str, ...] = ("qsgd", "easgd", "momentum_qsgd", "moment
 
 
 def network_algorithm(name: str, params: Mapping[str, float]) -> ContinuousAlgorithm:
-    """The algorithm object for a network name, with design.md parameter names.
+    """The algorithm object for a network name, with the toolkit's parameter names.
 
     ``qsgd`` and ``easgd`` need ``coupling``; the momentum variants also ``damping`` (``momentum_qsgd``
     optionally ``velocity_coupling``).
@@ -211,7 +211,7 @@ def _hessian(hessian: Any, dim: int | None) -> np.ndarray:
 def linearize_network(
     name: str, params: Mapping[str, float], n_agents: int, hessian: Any, dim: int | None = None
 ) -> LinearizedNetwork:
-    """:meth:`LinearizedNetwork.of` for a named algorithm (:data:`NETWORK_ALGORITHMS`) and design.md parameters."""
+    """:meth:`LinearizedNetwork.of` for a named algorithm (:data:`NETWORK_ALGORITHMS`) and the toolkit's parameters."""
     return LinearizedNetwork.of(network_algorithm(name, params), n_agents, hessian, dim)
 
 

@@ -14,7 +14,7 @@ block appears once per eigenvalue of :math:`\nabla^2 f`). Then, for the paper's 
   attained at an end of the interval because :math:`\lambda_{\max}` of an affine symmetric family is convex;
 * the **contraction condition** :math:`\mathbf F_s(h)\prec0` for all :math:`h`, i.e. at both ends.
 
-Systems (design.md names): ``thm3.1`` an agent with a common input (19)--(21); ``lemma3.2`` momentum
+Systems (the toolkit's names): ``thm3.1`` an agent with a common input (19)--(21); ``lemma3.2`` momentum
 agents coupled in position and velocity (36)--(37); ``lemma5.2`` synchronized EASGD; ``lemma5.3``
 synchronized QSGD with momentum.
 

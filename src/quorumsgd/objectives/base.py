@@ -7,7 +7,7 @@ the hypotheses of the theorems (Def 2.1, Def 2.2, Assumption 2.1, Thm 3.1):
 * ``strong_convexity`` :math:`\lambda`: :math:`\nabla^2 f\succeq\lambda\mathbf I` (``None`` when nonconvex);
 * ``smoothness`` :math:`L`: :math:`\nabla^2 f\preceq L\mathbf I` (``inf`` when unbounded);
 * ``q`` :math:`Q`: :math:`\|\nabla^2(\partial_j f)\|_2\le Q` for every component :math:`j` (the two-sided form
-  of Assumption 2.1, spec §6 item 5);
+  of Assumption 2.1);
 * ``lambda_max``: :math:`\sup_{\mathbf x}\lambda_{\max}(-\nabla^2 f(\mathbf x))` (``-strong_convexity`` when
   strongly convex);
 * ``minimizer`` :math:`\mathbf x^*` and ``minimum`` :math:`f(\mathbf x^*)`.
@@ -77,13 +77,13 @@ class Objective(ABC):
     def smoothed_value(self, x: Array, half_width: float) -> Array:
         r""":math:`\mathbb E\,f(\mathbf x+\mathbf u)` with :math:`u_j\overset{iid}{\sim}\mathcal U(-a,a)`, ``a = half_width``.
 
-        This is the "noise-convolved loss" of the model problems (spec §2.3, (38) and footnote 5), where
+        This is the "noise-convolved loss" of the model problems ((38) and footnote 5), where
         :math:`a=\eta w`. Objectives with a closed form override it.
         """
         raise NotImplementedError(f"{type(self).__name__} has no closed-form smoothed loss")
 
     def constants(self) -> dict[str, Any]:
-        """The constants as a JSON-friendly dict (names per design.md)."""
+        """The constants as a JSON-friendly dict (the toolkit's names)."""
         return {
             "dim": self.dim,
             "strong_convexity": self.strong_convexity,

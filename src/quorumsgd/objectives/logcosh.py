@@ -1,4 +1,4 @@
-r"""A strongly convex, non-quadratic test function with bounded third derivatives (spec §3).
+r"""A strongly convex, non-quadratic test function with bounded third derivatives (Assumption 2.1).
 
 .. math::
     f(\mathbf x)=\sum_{j=1}^n\Big[\frac\lambda2x_j^2+c\,\log\cosh(x_j-a_j)\Big],\qquad

@@ -1,6 +1,6 @@
 r"""SURROGATES of the paper's nonconvex model losses (40) and (44) — NOT the paper's formulas.
 
-The paper's formulas (40) and (44) could not be recovered (spec §2.3, §6 item 1). These stand-ins follow its
+The paper's formulas (40) and (44) could not be recovered from the paper. These stand-ins follow its
 prose and are the toolkit's choice; every experiment keeps the loss pluggable (any :class:`Objective`).
 
 * :class:`NonconvexSurrogate1D` for (40): a tilted double well (two deep, wide basins, the right one deeper)

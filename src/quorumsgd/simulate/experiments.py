@@ -1,6 +1,6 @@
-r"""The paper's model-problem experiments (Figs 1--6, spec §4.1--4.2), on the SURROGATE losses.
+r"""The paper's model-problem experiments (Figs 1--6, Sec. 4.3 and 5), on the SURROGATE losses.
 
-The paper's losses (40)/(44) and every numeric setting of Figs 1--6 are unknown (spec §4.1, §4.2 [UNKNOWN]).
+The paper's losses (40)/(44) and every numeric setting of Figs 1--6 are not recoverable from the paper.
 The settings below are this toolkit's choices, picked so that each figure's qualitative claim can be checked;
 they are recorded in every JSON output:
 
@@ -14,7 +14,7 @@ they are recorded in every JSON output:
   :math:`\mathcal U(-3,3)`, init :math:`\mathcal U(-1.5,1.5)`; the 2-D cross-sections fix
   :math:`x_{3..n}` at the all-negative corner of the uncorrupted double well.
 
-Claims checked (spec §5): C8 (optimal intermediate coupling), C9 (coupling + decay finds the deep basin),
+Claims checked: C8 (optimal intermediate coupling), C9 (coupling + decay finds the deep basin),
 C10 (momentum tolerates larger couplings).
 
 Example:

@@ -25,7 +25,7 @@ Example:
     >>> sde = linearize(QSGD(coupling=2.0), Quadratic.isotropic(1, 1.0), n_agents=3,
     ...                 noise=GaussianNoise.isotropic(1, 1.0), lr=0.1, batch_size=1)
     >>> law = sde.stationary()
-    >>> round(law.expected_spread(), 6)          # (p-1) eta tr(Sigma) / (2 b (k + h)), spec Lemma 3.1
+    >>> round(law.expected_spread(), 6)          # (p-1) eta tr(Sigma) / (2 b (k + h)), Lemma 3.1 (22)
     0.033333
     >>> round(float(law.center()[1][0, 0]), 6)   # C1: eta tr(Sigma) / (2 b p h)
     0.016667

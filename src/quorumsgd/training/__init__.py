@@ -1,6 +1,6 @@
 r"""N-agent training of the paper's CNN (Sec. 6): MSGD, EASGD, EASGD-WM, QSGD and SD-QSGD.
 
-The update rules are the library's :class:`~quorumsgd.algorithms.QuorumIteration` (spec §2.5), applied to
+The update rules are the library's :class:`~quorumsgd.algorithms.QuorumIteration` (Sec. 6), applied to
 the agents' parameters stacked in one ``(agents, n_params)`` buffer:
 
 .. math::

@@ -1,7 +1,7 @@
 """Everything that defines a training run, validated up front (bad input: :class:`InvalidParameter`).
 
-Names follow design.md (``n_agents``, ``coupling``, ``lr``, ``batch_size``, ``momentum``). Defaults that the
-paper leaves open (spec §4.3 [UNKNOWN]) are choices, marked "choice" below.
+Names follow :mod:`quorumsgd.parameters` (``n_agents``, ``coupling``, ``lr``, ``batch_size``, ``momentum``). Defaults that the
+paper leaves open (Sec. 6) are choices, marked "choice" below.
 
 Example:
     >>> cfg = TrainConfig(algo="easgd", n_agents=4, coupling=0.5)

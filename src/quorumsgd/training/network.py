@@ -1,4 +1,4 @@
-r"""The paper's CNN (Sec. 6.1; spec §4.3): three conv blocks and one fully connected layer with dropout.
+r"""The paper's CNN (Sec. 6.1): three conv blocks and one fully connected layer with dropout.
 
 Each block is
 
@@ -41,7 +41,7 @@ class NetworkConfig:
 
     Attributes:
         widths: output channels of the three conv layers. Default ``(64, 128, 64)``, the CIFAR net of Zhang
-            et al. (2015) that the paper says it follows (unverified, spec §4.3).
+            et al. (2015) that the paper says it follows (unverified).
         dropout: dropout probability on the input of the fully connected layer. Default 0.5 (a common
             choice; the paper's value was lost).
         pool_kernel: max-pooling kernel (stride is always 2, padding ``(pool_kernel - 1) // 2``). Default 2.

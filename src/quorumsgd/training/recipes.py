@@ -1,6 +1,6 @@
 r"""The Sec. 6 algorithms as :class:`~quorumsgd.algorithms.QuorumIteration` instances, and their reported quorum.
 
-All are the Nesterov scheme of spec §2.5, applied to the stacked parameters of the agents:
+All are the Nesterov scheme of Sec. 6 (Zhang et al.'s EAMSGD), applied to the stacked parameters of the agents:
 
 .. math::
     \mathbf v^i_{t+1}=\delta\mathbf v^i_t-\eta_i\,\mathbf g^i(\mathbf x^i_t+\delta\mathbf v^i_t),\qquad

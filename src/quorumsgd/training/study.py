@@ -63,7 +63,7 @@ STUDY_VERSION = 1
 
 @dataclass(frozen=True)
 class StudyChoices:
-    """The study's values for everything the paper leaves unknown (spec §4.3), recorded in every JSON.
+    """The study's values for everything the paper leaves unknown (Sec. 6), recorded in every JSON.
 
     Attributes:
         dataset, image_size, widths, batch_size, dropout: data and network.
@@ -173,7 +173,7 @@ _NOTES = {
                      "spread scales like 1/k (C2), so 10**0.054 = 1.13 (paper's factor lost; x4 overshoots: "
                      "EASGD then ends 15x more synchronized than QSGD)",
     "large_agents": "p = 16, twice the largest p of Figs 7-9 (Fig. 11 adds larger p); EASGD's "
-                    "beta = p*lr*k grows with p towards its discrete-time stability limit (C6, spec §2.6)",
+                    "beta = p*lr*k grows with p towards its discrete-time stability limit (C6, the SI's 1-D analysis)",
     "n_seeds": "four seeds per variant: 95 % t-intervals over seeds of paired differences",
     "agent_lr_spread": "rates from lr/2 to 2 lr (Sec. 3.4 multiple learning rates)",
     "table1_lrs": "three rates around the study's lr (paper: six, values lost)",

@@ -6,7 +6,7 @@ starting from the same initial point for a given seed (Sec. 6.2: "averaged over 
 from the same location"). EASGD-WM has no momentum, so it is run once per learning rate and seed and its
 row repeats in every block (re-running it would give identical numbers).
 
-The paper's values of the learning rates and momenta were lost (spec §4.3); the defaults below are choices.
+The paper's values of the learning rates and momenta are not recoverable from the paper (Sec. 6); the defaults below are choices.
 Its loss column appears to be 3x the per-sample cross-entropy (6.91 = 3 ln 10 at chance level); here it is
 the mean per-sample cross-entropy (chance level ln 10 = 2.30).
 

@@ -203,7 +203,7 @@ def _compare(
 def check_lemma3_1(problem: Problem, settings: Settings = QUICK) -> CheckResult:
     """Lemma 3.1 (22): stationary :math:`\\mathbb E\\sum_i\\|\\mathbf x^i-\\bar{\\mathbf x}\\|^2` of QSGD.
 
-    Per-agent learning rates (a tuple ``lr`` in the spec) check the Sec. 3.4 variant, bound at the mean rate.
+    Per-agent learning rates (a tuple ``lr`` in the problem spec) check the Sec. 3.4 variant, bound at the mean rate.
     """
     s = problem.spec
     bound = bounds.lemma3_1(n_agents=s.n_agents, lr=problem.mean_lr, batch_size=s.batch_size, sigma2=problem.sigma2,

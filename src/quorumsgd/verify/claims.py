@@ -1,4 +1,4 @@
-r"""The claims ledger: the paper's qualitative claims C1--C18 (spec §5) as named checks with verdicts.
+r"""The claims ledger: the paper's qualitative claims (numbered C1--C18 here) as named checks with verdicts.
 
 Each claim function runs a small, seeded experiment (or an exact computation) and returns a
 :class:`ClaimResult`: ``supported``, ``not supported`` or ``inconclusive``, the numbers behind it, and

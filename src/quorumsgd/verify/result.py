@@ -56,7 +56,7 @@ class CheckResult:
     """One measured-vs-bound comparison.
 
     Attributes:
-        name: the theorem checked (design.md name, e.g. ``thm5.1``), or ``name:variant``.
+        name: the theorem checked (theorem name, e.g. ``thm5.1``), or ``name:variant``.
         statistic: what was measured (e.g. ``E|x_bar - x*|``).
         bound: the derived bound (paper's metric).
         measured, stderr: the estimate and its standard error.

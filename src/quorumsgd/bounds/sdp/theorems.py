@@ -107,7 +107,7 @@ THEOREMS: dict[str, SDPTheorem] = {
                    first_moment=False, ignored=("q", "dim", "lambda_max")),
     ]
 }
-"""The certified quantities, by design.md name."""
+"""The certified quantities, by theorem name."""
 
 
 def _validated(th: SDPTheorem, discrete: bool, params: dict[str, Any]) -> dict[str, np.ndarray]:
