@@ -157,8 +157,8 @@ def test_unreachable_scheduler_is_a_one_line_error() -> None:
 
 
 def test_verify_report_can_show_the_sandwich_of_a_check() -> None:
-    from quorumsgd.hunt.report import sandwich_for_check
     from quorumsgd.verify.checks import Settings, run_check
+    from quorumsgd.verify.sandwich import sandwich_for_check
 
     result = run_check("sgd", settings=Settings(sims=16, window=3.0))
     s = sandwich_for_check(result)

@@ -29,12 +29,13 @@ from typing import Any
 import numpy as np
 
 from quorumsgd.errors import InvalidParameter, QuorumSGDError
-from quorumsgd.hunt.names import FAMILIES, NOISES, THEOREMS
+from quorumsgd.hunt.names import FAMILIES, NOISES
 from quorumsgd.objectives import GaussianNoise, LogCosh, Quadratic, RotatedPieces, ShapedNoise
 from quorumsgd.objectives.base import Objective
 from quorumsgd.objectives.families import rotation
 from quorumsgd.objectives.noise import NoiseModel
 from quorumsgd.verify.problems import Problem, ProblemSpec
+from quorumsgd.verify.sandwich import bound_parameters
 
 DEFAULTS: dict[str, Any] = {
     "family": "softplus", "dim": 2, "strong_convexity": 0.5, "curvature": 1.0, "width": 1.0, "shift": 0.0,
@@ -167,27 +168,6 @@ def evaluate_case(theorem: str, params: dict[str, Any], fidelity: Fidelity,
     out["status"] = "ok" if diverged == 0 and finite else "diverged"
     out["wall_s"] = time.perf_counter() - start
     return out
-
-
-def bound_parameters(theorem: str, problem: Problem) -> dict[str, Any]:
-    """The bound calculator's parameters for a problem, exactly as the verify check passes them."""
-    s = problem.spec
-    base = {"n_agents": s.n_agents, "lr": problem.mean_lr, "batch_size": s.batch_size, "sigma2": problem.sigma2}
-    if theorem == "lemma3.1":
-        return {**base, "coupling": s.coupling, "lambda_max": problem.lambda_max}
-    if theorem == "thm3.2":
-        return {**base, "dim": s.dim, "q": problem.q, "coupling": s.coupling, "lambda_max": problem.lambda_max}
-    if theorem == "sgd":
-        return {k: base[k] for k in ("lr", "batch_size", "sigma2")} | {"strong_convexity": problem.strong_convexity}
-    if theorem in ("thm5.1", "thm5.2"):
-        return {**base, "dim": s.dim, "q": problem.q, "strong_convexity": problem.strong_convexity,
-                "coupling": s.coupling}
-    if theorem == "thm5.3":
-        return {**base, "dim": s.dim, "q": problem.q, "strong_convexity": problem.strong_convexity,
-                "smoothness": problem.smoothness, "coupling": s.coupling, "damping": s.damping}
-    if theorem == "lemma5.5":
-        return {**base, "dim": s.dim, "curvature": problem.strong_convexity}
-    raise InvalidParameter("theorem", f"be one of {', '.join(THEOREMS)}", theorem, "hunt")
 
 
 def stiffness(theorem: str, problem: Problem) -> float:

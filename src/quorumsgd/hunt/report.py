@@ -1,6 +1,7 @@
 r"""The hunt report: the worst case found, the *sandwich*, plots, and a one-line reproduction.
 
-The sandwich brackets the true worst case of a theorem at the hunted parameters:
+The sandwich (:mod:`quorumsgd.verify.sandwich`) brackets the true worst case of a theorem at the hunted
+parameters:
 
 * **found** — the measured statistic of the worst case found (a *lower* bound on the worst case over the
   class, up to its confidence interval);
@@ -28,115 +29,19 @@ from typing import Any
 
 import numpy as np
 
-from quorumsgd.errors import QuorumSGDError
-from quorumsgd.hunt.cases import bound_parameters, build_objective, build_problem, canonical, euler_allowance
-
-_ALGORITHM_STAT = {"lemma3.1": "spread", "sgd": "center", "thm5.1": "center", "thm5.2": "center+quorum",
-                   "thm5.3": "center+velocity"}
-
-
-def sdp_certificate(theorem: str, params: dict[str, Any], smoothness: float) -> tuple[float | None, str]:
-    """The SDP certificate over :math:`S(\\lambda,L)` if the calculator has one: ``(value, note)``.
-
-    Contract: ``quorumsgd.bounds.evaluate(name, method="sdp", smoothness=L, **params)`` returns a result with
-    ``.value``. Until it exists (or when it does not cover ``theorem``) the sandwich says so instead.
-    """
-    from quorumsgd import bounds
-
-    try:
-        result = bounds.evaluate(theorem, method="sdp", **{**params, "smoothness": smoothness})
-    except (QuorumSGDError, TypeError, NotImplementedError, ImportError) as err:
-        return None, f"no SDP certificate: {err}"
-    value = float(result.value)
-    return (value, "SDP certificate over S(lambda, L)") if np.isfinite(value) else (None, "SDP certificate infinite")
-
-
-def _selector(layout: Any, fields: list[str]) -> np.ndarray:
-    """Rows picking the agent average of each field with an agent axis, or the field itself (the quorum)."""
-    rows = []
-    for name in fields:
-        idx = layout.index(name)
-        if idx.ndim == 2:  # (agents, dim): the center of mass of the field
-            for j in range(idx.shape[1]):
-                row = np.zeros(layout.size)
-                row[idx[:, j]] = 1.0 / idx.shape[0]
-                rows.append(row)
-        else:
-            for j in range(idx.shape[0]):
-                row = np.zeros(layout.size)
-                row[idx[j]] = 1.0
-                rows.append(row)
-    return np.array(rows)
-
-
-def exact_quadratic_value(theorem: str, case: dict[str, Any]) -> float | None:
-    r"""The exact stationary statistic on :math:`\frac\lambda2\|\mathbf x\|^2` with isotropic Gaussian noise.
-
-    ``None`` for Lemma 5.5 (its check reports the exact finite-time value itself); 0 for Thm 3.2 (a quadratic
-    has no disturbance :math:`\boldsymbol\epsilon`).
-    """
-    from quorumsgd.algorithms import EASGD, QSGD, SGD, MomentumQSGD
-    from quorumsgd.objectives import GaussianNoise, Quadratic
-    from quorumsgd.simulate import expected_norm, linearize
-
-    c = canonical(case)
-    if theorem == "thm3.2":
-        return 0.0
-    if theorem not in _ALGORITHM_STAT:
-        return None
-    dim, n = int(c["dim"]), 1 if theorem == "sgd" else int(c["n_agents"])
-    k = float(c["coupling"])
-    alg = {"lemma3.1": QSGD(coupling=k), "sgd": SGD(), "thm5.1": QSGD(coupling=k), "thm5.2": EASGD(coupling=k),
-           "thm5.3": MomentumQSGD(coupling=k, damping=float(c["damping"] or 0.0))}[theorem]
-    f = Quadratic.isotropic(dim, float(build_objective(c).strong_convexity))  # the case's exact lambda
-    sde = linearize(alg, f, n, GaussianNoise.isotropic(dim, float(c["sigma2"])), float(c["lr"]), float(c["batch_size"]))
-    law = sde.stationary()
-    if theorem == "lemma3.1":
-        return law.expected_spread()
-    fields = {"sgd": ["x"], "thm5.1": ["x"], "thm5.2": ["x", "quorum"], "thm5.3": ["x", "v"]}[theorem]
-    sel = _selector(sde.layout, fields)
-    return expected_norm(sel @ law.mean[: sde.layout.size], sel @ law.cov[: sde.layout.size, : sde.layout.size] @ sel.T)
+from quorumsgd.hunt.cases import build_objective, build_problem, canonical, euler_allowance
+from quorumsgd.verify.sandwich import sandwich as verify_sandwich
 
 
 def sandwich(theorem: str, case: dict[str, Any], measured: float, lower_confidence: float | None = None,
              details: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Found (lower) / SDP certificate (upper) / paper's bound / exact quadratic value, side by side."""
-    from quorumsgd import bounds
-
+    """The sandwich (:mod:`quorumsgd.verify.sandwich`) of a hunt case: found / SDP / paper / exact quadratic."""
     problem = build_problem(theorem, case)
-    params = bound_parameters(theorem, problem)
+    time = None
     if theorem == "lemma5.5":
-        params["time"] = float((details or {}).get("T", canonical(case)["horizon"] / problem.strong_convexity))
-    paper = float(bounds.evaluate(theorem, **params).value)
-    sdp, note = sdp_certificate(theorem, params, problem.smoothness)
-    exact = exact_quadratic_value(theorem, case)
-    if theorem == "lemma5.5" and details:
-        exact = details.get("exact_finite_time")
-    return {
-        "theorem": theorem, "found": measured, "found_lower_confidence": lower_confidence, "sdp": sdp,
-        "sdp_note": note, "paper": paper, "exact_quadratic": exact,
-        "certified_over_found": None if sdp is None or measured <= 0 else sdp / measured,
-        "paper_over_found": paper / measured if measured > 0 else None,
-    }
-
-
-def sandwich_for_check(result: Any) -> dict[str, Any] | None:
-    """The sandwich of a :class:`~quorumsgd.verify.result.CheckResult` (for ``quorumsgd verify``'s report).
-
-    Uses the check's own problem (its spec) and measurement; ``None`` for checks without one (lemma5.4).
-    """
-    spec = (result.params or {}).get("problem")
-    name = result.name.split(":")[0]
-    if spec is None or (name not in _ALGORITHM_STAT and name not in ("thm3.2", "lemma5.5")):
-        return None
-    case = {"family": "quadratic" if spec["objective"] == "quadratic" else "logcosh", "dim": spec["dim"],
-            "strong_convexity": spec["strong_convexity"], "sigma2": spec["sigma2"], "n_agents": spec["n_agents"],
-            "coupling": spec["coupling"], "lr": float(np.mean(spec["lr"])), "batch_size": spec["batch_size"],
-            "damping": spec.get("damping"), "curvature": spec.get("logcosh_curvature") or 0.0}
-    out = sandwich(name, case, result.measured, result.lower_confidence, result.details)
-    out["paper"] = result.bound  # the check's own bound (its problem's exact constants)
-    out["paper_over_found"] = result.bound / result.measured if result.measured > 0 else None
-    return out
+        time = float((details or {}).get("T", canonical(case)["horizon"] / problem.strong_convexity))
+    exact = (details or {}).get("exact_finite_time") if theorem == "lemma5.5" else None
+    return verify_sandwich(theorem, problem, measured, lower_confidence, exact=exact, time=time)
 
 
 def reproduce_command(theorem: str, case: dict[str, Any], fidelity: dict[str, Any]) -> str:

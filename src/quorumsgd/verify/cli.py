@@ -17,6 +17,7 @@ from quorumsgd.verify.checks import CHECKS, run_check
 from quorumsgd.verify.claims import CLAIMS
 from quorumsgd.verify.report import Sweep, print_table, quick_settings, run_sweep, write_report
 from quorumsgd.verify.result import CheckResult
+from quorumsgd.verify.sandwich import sandwich_for_check
 
 SWEEPS = (("thm5.1", "n_agents", (1, 2, 4, 8, 16, 32)), ("thm5.1", "coupling", (0.0, 0.3, 1.0, 3.0, 10.0)),
           ("lemma3.1", "n_agents", (2, 4, 8, 16, 32)), ("lemma3.1", "coupling", (0.3, 1.0, 3.0, 10.0)))
@@ -90,7 +91,9 @@ def verify_command(
         except KeyboardInterrupt:  # keep what finished: the report below is written and marked interrupted
             interrupted = True
     sweep_checks = [r for s in sweep_results for r in s.results]
-    payload = write_report(out, results + sweep_checks, claim_results, sweep_results, interrupted=interrupted)
+    sandwiches = [] if interrupted else [w for w in map(sandwich_for_check, results) if w is not None]
+    payload = write_report(out, results + sweep_checks, claim_results, sweep_results, interrupted=interrupted,
+                           sandwiches=sandwiches)
     violated = [r for r in results + sweep_checks if r.verdict == "violated"]
     if json_:
         print(dumps({**payload, "checks": [r.to_json() for r in results],

@@ -100,8 +100,12 @@ def plot_sweep(sweep: Sweep, path: Path) -> None:
     plt.close(fig)
 
 
+def _fmt(value: float | None, spec: str = ".4g") -> str:
+    return "—" if value is None else format(value, spec)
+
+
 def _markdown(checks: Sequence[CheckResult], claims: Sequence[Any], sweeps: Sequence[Sweep],
-              plots: dict[str, str], interrupted: bool = False) -> str:
+              plots: dict[str, str], interrupted: bool = False, sandwiches: Sequence[dict[str, Any]] = ()) -> str:
     lines = ["# quorumsgd verification report" + (" (interrupted: partial)" if interrupted else ""), "",
              *(["**Interrupted**: only the checks, sweep points and claims below finished.", ""]
                if interrupted else []),
@@ -118,6 +122,17 @@ def _markdown(checks: Sequence[CheckResult], claims: Sequence[Any], sweeps: Sequ
         for r in violated:
             lines.append(f"- **{r.name}**: measured {r.measured:.6g} (lower conf. {r.lower_confidence:.6g}) > "
                          f"bound {r.bound:.6g}. Reproduce with: `{json.dumps(r.params)}`")
+    if sandwiches:
+        lines += ["", "## The sandwich: the worst case from both sides", "",
+                  "At each check's parameters: the measured value (a lower bound on the worst case over the class), "
+                  "the SDP certificate over S(lambda, L) (an upper bound; `quorumsgd bound NAME --method sdp`), the "
+                  "paper's bound, and the exact value on the isotropic quadratic of curvature lambda.", "",
+                  "| theorem | found | SDP certificate | paper | exact quadratic | certified / found | paper / found |",
+                  "|---|---|---|---|---|---|---|"]
+        for w in sandwiches:
+            lines.append(f"| {w['theorem']} | {_fmt(w['found'])} | {_fmt(w['sdp'])} | {_fmt(w['paper'])} | "
+                         f"{_fmt(w['exact_quadratic'])} | {_fmt(w['certified_over_found'], '.3f')} | "
+                         f"{_fmt(w['paper_over_found'], '.3f')} |")
     if claims:
         lines += ["", "## Claims ledger", "", "| claim | statement | verdict | evidence |", "|---|---|---|---|"]
         for c in claims:
@@ -130,10 +145,12 @@ def _markdown(checks: Sequence[CheckResult], claims: Sequence[Any], sweeps: Sequ
 
 
 def write_report(out: Path, checks: Sequence[CheckResult], claims: Sequence[Any], sweeps: Sequence[Sweep],
-                 interrupted: bool = False) -> dict[str, Any]:
+                 interrupted: bool = False, sandwiches: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """Write ``report.md``, ``report.json`` and the PNG plots into ``out``; return the JSON object.
 
     ``interrupted`` marks a partial report (Ctrl-C): ``"interrupted": true`` in the JSON, a note in Markdown.
+    ``sandwiches`` (:func:`quorumsgd.verify.sandwich.sandwich_for_check` of the checks) adds the worst case
+    from both sides.
     """
     out.mkdir(parents=True, exist_ok=True)
     plots: dict[str, str] = {}
@@ -151,9 +168,10 @@ def write_report(out: Path, checks: Sequence[CheckResult], claims: Sequence[Any]
         "plots": plots,
         "violations": [r.name for r in checks if r.verdict == "violated"],
         "interrupted": interrupted,
+        "sandwich": list(sandwiches),
     }
     (out / "report.json").write_text(json.dumps(payload, indent=1, allow_nan=False))
-    (out / "report.md").write_text(_markdown(checks, claims, sweeps, plots, interrupted))
+    (out / "report.md").write_text(_markdown(checks, claims, sweeps, plots, interrupted, sandwiches))
     return payload
 
 
