@@ -29,9 +29,9 @@ from typing import Any
 from quorumsgd.errors import InvalidParameter
 from quorumsgd.hunt import racing
 from quorumsgd.hunt.cases import DEFAULTS, Fidelity, case_key, euler_allowance, evaluate_case
-from quorumsgd.hunt.names import FAMILIES, NOISES, THEOREMS
 from quorumsgd.hunt.engine import Engine, Job, run_cases
 from quorumsgd.hunt.engine.cluster import RunStats
+from quorumsgd.hunt.names import FAMILIES, NOISES, THEOREMS
 
 Dim = tuple[Any, ...]
 
