@@ -57,10 +57,12 @@ def verify_command(
     claims = [only] if only in CLAIMS else ([] if only in CHECKS else list(CLAIMS))
     sweeps = [] if only is not None else list(SWEEPS)
     console = Console(stderr=json_)
-    total = len(checks) + len(claims) + sum(len(v) for _, _, v in sweeps)
+    with_table = only is None  # the SDP table over (p, k, n) belongs to the full report
+    total = len(checks) + len(claims) + sum(len(v) for _, _, v in sweeps) + int(with_table)
     results: list[CheckResult] = []
     claim_results: list[Any] = []
     sweep_results: list[Sweep] = []
+    sdp_table: list[Any] = []
     sweep_settings = settings if thorough else replace(settings, sims=64, window=10.0)
     interrupted = False
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -88,12 +90,18 @@ def verify_command(
                 progress.update(task, description=f"claim {name}")
                 claim_results.append(CLAIMS[name](out, settings))
                 progress.advance(task)
+            if with_table:
+                from quorumsgd.bounds.sdp.table import cached_sandwich
+
+                progress.update(task, description="SDP certificates over (p, k, n)")
+                sdp_table = cached_sandwich()
+                progress.advance(task)
         except KeyboardInterrupt:  # keep what finished: the report below is written and marked interrupted
             interrupted = True
     sweep_checks = [r for s in sweep_results for r in s.results]
     sandwiches = [] if interrupted else [w for w in map(sandwich_for_check, results) if w is not None]
     payload = write_report(out, results + sweep_checks, claim_results, sweep_results, interrupted=interrupted,
-                           sandwiches=sandwiches)
+                           sandwiches=sandwiches, sdp_table=sdp_table)
     violated = [r for r in results + sweep_checks if r.verdict == "violated"]
     if json_:
         print(dumps({**payload, "checks": [r.to_json() for r in results],

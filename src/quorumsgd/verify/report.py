@@ -105,7 +105,8 @@ def _fmt(value: float | None, spec: str = ".4g") -> str:
 
 
 def _markdown(checks: Sequence[CheckResult], claims: Sequence[Any], sweeps: Sequence[Sweep],
-              plots: dict[str, str], interrupted: bool = False, sandwiches: Sequence[dict[str, Any]] = ()) -> str:
+              plots: dict[str, str], interrupted: bool = False, sandwiches: Sequence[dict[str, Any]] = (),
+              sdp_table: Sequence[Any] = ()) -> str:
     lines = ["# quorumsgd verification report" + (" (interrupted: partial)" if interrupted else ""), "",
              *(["**Interrupted**: only the checks, sweep points and claims below finished.", ""]
                if interrupted else []),
@@ -133,6 +134,16 @@ def _markdown(checks: Sequence[CheckResult], claims: Sequence[Any], sweeps: Sequ
             lines.append(f"| {w['theorem']} | {_fmt(w['found'])} | {_fmt(w['sdp'])} | {_fmt(w['paper'])} | "
                          f"{_fmt(w['exact_quadratic'])} | {_fmt(w['certified_over_found'], '.3f')} | "
                          f"{_fmt(w['paper_over_found'], '.3f')} |")
+    if sdp_table:
+        from quorumsgd.bounds.sdp import table as sdp
+
+        lines += ["", "## Certified worst case over S(lambda, L), by agents p, coupling k and dimension n", "",
+                  "`certified`: the square root of the SDP-certified stationary second moment over every "
+                  "lambda-strongly convex, L-smooth objective (any dimension); `quadratic`: the worst isotropic "
+                  "quadratic of the class (exact); `paper n=…`: (47) / (51) / (54) with Q of the log-cosh member "
+                  "of the class; `discrete`: the certificate of the discrete iteration with step lr. "
+                  f"Parameters: {sdp.caption()} (`python -m quorumsgd.bounds.sdp.table`).", "",
+                  *[f"- {line}" for line in sdp.summary(list(sdp_table))], "", sdp.markdown(list(sdp_table))]
     if claims:
         lines += ["", "## Claims ledger", "", "| claim | statement | verdict | evidence |", "|---|---|---|---|"]
         for c in claims:
@@ -145,12 +156,14 @@ def _markdown(checks: Sequence[CheckResult], claims: Sequence[Any], sweeps: Sequ
 
 
 def write_report(out: Path, checks: Sequence[CheckResult], claims: Sequence[Any], sweeps: Sequence[Sweep],
-                 interrupted: bool = False, sandwiches: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+                 interrupted: bool = False, sandwiches: Sequence[dict[str, Any]] = (),
+                 sdp_table: Sequence[Any] = ()) -> dict[str, Any]:
     """Write ``report.md``, ``report.json`` and the PNG plots into ``out``; return the JSON object.
 
     ``interrupted`` marks a partial report (Ctrl-C): ``"interrupted": true`` in the JSON, a note in Markdown.
     ``sandwiches`` (:func:`quorumsgd.verify.sandwich.sandwich_for_check` of the checks) adds the worst case
-    from both sides.
+    from both sides; ``sdp_table`` (rows of :func:`quorumsgd.bounds.sdp.table.sandwich`) the certificate over
+    the class for every (p, k, n) beside the paper's bound.
     """
     out.mkdir(parents=True, exist_ok=True)
     plots: dict[str, str] = {}
@@ -170,8 +183,12 @@ def write_report(out: Path, checks: Sequence[CheckResult], claims: Sequence[Any]
         "interrupted": interrupted,
         "sandwich": list(sandwiches),
     }
+    if sdp_table:
+        from quorumsgd.bounds.sdp.table import to_json
+
+        payload["sdp_table"] = to_json(list(sdp_table))
     (out / "report.json").write_text(json.dumps(payload, indent=1, allow_nan=False))
-    (out / "report.md").write_text(_markdown(checks, claims, sweeps, plots, interrupted, sandwiches))
+    (out / "report.md").write_text(_markdown(checks, claims, sweeps, plots, interrupted, sandwiches, sdp_table))
     return payload
 
 

@@ -14,15 +14,20 @@ For each theorem (5.1, 5.2, 5.3), number of agents :math:`p` and coupling :math:
   heavy-ball ``momentum`` :math:`\mu`), ``no cert`` where no certificate exists (an unstable step, or heavy-ball momentum
   beyond what a quadratic Lyapunov function can certify).
 
-Run ``python -m quorumsgd.bounds.sdp.table`` (markdown on stdout; ``--help`` for the parameters).
+Run ``python -m quorumsgd.bounds.sdp.table`` (markdown on stdout; ``--help`` for the parameters);
+``quorumsgd verify`` puts the table at its defaults into its report (:func:`cached_sandwich`).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import os
 import sys
+import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -113,6 +118,73 @@ def rows(lr: float, batch_size: float, sigma2: float, strong_convexity: float, s
                 yield Row(name, p, mult, cert, quad, {n: _paper(name, point, n) for n in dims}, disc)
 
 
+def caption(**params: Any) -> str:
+    """The parameters of a table, ``sandwich``'s defaults where not given (one line, for its readers)."""
+    import inspect
+
+    defaults = {k: v.default for k, v in inspect.signature(sandwich).parameters.items()
+                if isinstance(v.default, float)}
+    values = {**defaults, **params}
+    return ", ".join(f"{k}={v:g}" for k, v in values.items()) + " (momentum: the discrete heavy ball)"
+
+
+def cached_sandwich(**params: Any) -> list[Row]:
+    """:func:`sandwich`, remembered on disk beside the compiled theorems (:mod:`quorumsgd.theorem_cache`: the
+    same key of versions and sources, so any change of the code recomputes it). Plain numbers only: nothing
+    in the file is executed. Used by ``quorumsgd verify``, which would otherwise spend seconds re-solving
+    the same 150 SDPs on every run.
+    """
+    from quorumsgd.theorem_cache import cache_folder
+
+    folder = cache_folder()
+    tag = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    path = None if folder is None else folder / f"sdp-table-{tag}.json"
+    if path is not None:
+        try:
+            return [Row(**{**d, "paper": {int(n): v for n, v in d["paper"].items()}})
+                    for d in json.loads(path.read_text())]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    table = sandwich(**params)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".sdp-table.", suffix=".tmp")
+            with os.fdopen(fd, "w") as fh:
+                json.dump([asdict(r) for r in table], fh)  # inf / nan kept (Python's JSON dialect, our file)
+            os.replace(tmp, path)
+        except OSError:
+            pass
+    return table
+
+
+def to_json(table: list[Row]) -> list[dict[str, Any]]:
+    """Strict-JSON rows: ``None`` where a value is not finite (no certificate, hypotheses of the paper fail)."""
+    def clean(x: float) -> float | None:
+        return float(x) if np.isfinite(x) else None
+
+    return [{"theorem": r.name, "n_agents": r.n_agents, "coupling_over_lambda": r.coupling,
+             "certified": clean(r.certified), "quadratic": clean(r.quadratic),
+             "paper": {str(n): clean(v) for n, v in r.paper.items()}, "discrete": clean(r.discrete)}
+            for r in table]
+
+
+def summary(table: list[Row]) -> list[str]:
+    """Where the certificate beats the paper's bound and by how much: one line per theorem and dimension."""
+    lines = []
+    for name in dict.fromkeys(r.name for r in table):
+        rows_ = [r for r in table if r.name == name and np.isfinite(r.certified)]
+        for n in sorted(table[0].paper):
+            ratios = np.array([r.paper[n] / r.certified for r in rows_ if np.isfinite(r.paper[n])])
+            if ratios.size == 0:
+                lines.append(f"{name}, n={n}: the paper's bound does not apply at any point")
+                continue
+            wins = int(np.sum(ratios > 1.0 + 1e-9))
+            lines.append(f"{name}, n={n}: certificate below the paper's bound at {wins} of {ratios.size} points "
+                         f"(paper / certified {ratios.min():.3g}–{ratios.max():.3g})")
+    return lines
+
+
 def _fmt(x: float, unstable: str = "-") -> str:
     if np.isnan(x):
         return "-"
@@ -152,9 +224,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"interrupted: printing the {len(done)} rows finished", file=sys.stderr)
     if not done:
         return
-    print(f"lr={args.lr:g}, batch_size={args.batch_size:g}, sigma2={args.sigma2:g}, "
-          f"strong_convexity={args.strong_convexity:g}, smoothness={args.smoothness:g}, damping={args.damping:g}, "
-          f"discrete momentum={args.momentum:g}\n")
+    print(caption(**vars(args)) + "\n")
     print(markdown(done))
 
 
