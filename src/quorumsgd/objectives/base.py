@@ -93,3 +93,26 @@ class Objective(ABC):
             "minimizer": np.asarray(self.minimizer).tolist(),
             "surrogate": self.surrogate,
         }
+
+
+class QuadraticPlusBoundedCurvature(Objective):
+    r"""Objectives :math:`f=\frac\lambda2\|\mathbf x-\mathbf c\|^2+c\,g` with :math:`0\preceq\nabla^2 g\preceq\mathbf I`.
+
+    Such an :math:`f` lies in :math:`\mathcal S(\lambda,\lambda+c)`: its constants :math:`\lambda`, :math:`L` and
+    ``lambda_max`` follow from ``strong_convexity_`` and ``curvature`` alone, written here once.
+    """
+
+    strong_convexity_: float
+    curvature: float
+
+    @property
+    def strong_convexity(self) -> float:
+        return self.strong_convexity_
+
+    @property
+    def smoothness(self) -> float:
+        return self.strong_convexity_ + self.curvature
+
+    @property
+    def lambda_max(self) -> float:
+        return -self.strong_convexity_

@@ -45,7 +45,7 @@ from scipy.linalg import expm
 
 from quorumsgd.errors import InvalidParameter
 from quorumsgd.objectives.arrays import Array, constant, namespace, sum_last
-from quorumsgd.objectives.base import Objective
+from quorumsgd.objectives.base import QuadraticPlusBoundedCurvature
 
 Profile = Literal["softplus", "switch"]
 
@@ -114,7 +114,7 @@ def _softplus(xp: object, t: Array) -> Array:
 
 
 @final
-class RotatedPieces(Objective):
+class RotatedPieces(QuadraticPlusBoundedCurvature):
     """:math:`\\frac\\lambda2\\|\\mathbf x-\\mathbf x^*\\|^2+\\sum_{j\\le m}c\\,g((\\mathbf U(\\mathbf x-\\mathbf x^*))_j)` (module docstring).
 
     Args:
@@ -214,15 +214,7 @@ class RotatedPieces(Objective):
         u = self._rows
         return np.einsum("...j,ja,jb,jc->...abc", t, u, u, u)
 
-    # -- exact constants ---------------------------------------------------------------------------------------
-    @property
-    def strong_convexity(self) -> float:
-        return self.strong_convexity_
-
-    @property
-    def smoothness(self) -> float:
-        return self.strong_convexity_ + self.curvature
-
+    # -- exact constants (lambda, L, lambda_max: QuadraticPlusBoundedCurvature) ------------------------------
     @property
     def q(self) -> float:
         if self.curvature == 0:
@@ -231,10 +223,6 @@ class RotatedPieces(Objective):
             return float("inf")
         m3 = 4.0 * softplus_constants().max_third / self.width
         return float(m3 * self.curvature * np.abs(self._rows).max())
-
-    @property
-    def lambda_max(self) -> float:
-        return -self.strong_convexity_
 
     @property
     def minimizer(self) -> np.ndarray:

@@ -26,7 +26,7 @@ import numpy as np
 
 from quorumsgd.errors import InvalidParameter
 from quorumsgd.objectives.arrays import Array, constant, namespace, sum_last
-from quorumsgd.objectives.base import Objective
+from quorumsgd.objectives.base import QuadraticPlusBoundedCurvature
 
 _MAX_THIRD = 4.0 / (3.0 * 3.0**0.5)  # sup |d^3/dy^3 log cosh y|, attained at tanh^2 y = 1/3
 
@@ -39,7 +39,7 @@ def log_cosh(y: Array) -> Array:
 
 
 @final
-class LogCosh(Objective):
+class LogCosh(QuadraticPlusBoundedCurvature):
     """:math:`\\sum_j[\\frac\\lambda2x_j^2+c\\log\\cosh(x_j-a_j)]`; ``curvature`` is :math:`c`, ``shift`` is :math:`\\mathbf a`."""
 
     def __init__(self, dim: int, strong_convexity: float = 0.5, curvature: float = 2.0,
@@ -93,20 +93,8 @@ class LogCosh(Objective):
         return -2.0 * self.curvature * np.tanh(y) / np.cosh(y) ** 2
 
     @property
-    def strong_convexity(self) -> float:
-        return self.strong_convexity_
-
-    @property
-    def smoothness(self) -> float:
-        return self.strong_convexity_ + self.curvature
-
-    @property
     def q(self) -> float:
         return self.curvature * _MAX_THIRD
-
-    @property
-    def lambda_max(self) -> float:
-        return -self.strong_convexity_
 
     @property
     def minimizer(self) -> np.ndarray:
