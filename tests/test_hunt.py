@@ -99,6 +99,8 @@ def test_case_results_do_not_depend_on_anything_but_the_case() -> None:
         (["hunt", "thm5.1", "--sigma2", "-1"], "--sigma2"),
         (["hunt", "thm5.1", "--replay", "{not json"], "--replay"),
         (["hunt", "thm5.1", "--budget", "many"], "--budget"),
+        (["hunt", "thm3.2", "--against", "sdp"], "--against"),
+        (["hunt", "thm5.1", "--against", "lmi"], "--against"),
     ],
 )
 def test_bad_flags_are_one_line_errors(run_cli, argv: list[str], needle: str) -> None:  # type: ignore[no-untyped-def]
@@ -165,3 +167,31 @@ def test_verify_report_can_show_the_sandwich_of_a_check() -> None:
     assert s is not None and s["found"] == result.measured and s["paper"] == result.bound
     # The default SGD problem is a quadratic: its exact value (isotropic, curvature lambda) is below the bound.
     assert 0 < s["exact_quadratic"] < s["paper"]
+
+
+def test_hunt_against_the_sdp_certificate(tmp_path: Path) -> None:
+    """``NAME@sdp`` measures the same statistic against the certificate over S(lambda, L), searches the switch
+    profile (Q infinite: no paper bound there), and its report and reproduction say so."""
+    from quorumsgd import bounds
+    from quorumsgd.hunt.cases import build_problem
+    from quorumsgd.hunt.report import build_report
+    from quorumsgd.hunt.search import search_space
+    from quorumsgd.verify.sandwich import bound_parameters
+
+    assert "switch" in search_space("thm5.1@sdp")["family"][1] and "switch" not in search_space("thm5.1")["family"][1]
+    with CaseStore(tmp_path / "cases.sqlite") as store:
+        state = hunt("thm5.1@sdp", 4, seed=1, store=store, batch=2, rungs=TINY,
+                     fixed={"dim": 1, "n_agents": 2, "family": "switch"})
+    trial, _, result = state.best()
+    problem = build_problem("thm5.1", state.cases[trial])
+    certificate = bounds.evaluate("thm5.1", method="sdp", smoothness=problem.smoothness,
+                                  **bound_parameters("thm5.1", problem)).value
+    assert result["bound"] == pytest.approx(certificate, rel=1e-9) and result["paper_bound"] is None
+    assert result["tightness"] == pytest.approx(result["measured"] / certificate)
+    payload = build_report(state, tmp_path / "out", "in-process", 0.0, tmp_path / "cases.sqlite")
+    assert payload["name"] == "thm5.1@sdp" and "--against sdp" in payload["worst"]["reproduce"]
+    assert payload["sandwich"]["paper"] is None and payload["sandwich"]["sdp"] == pytest.approx(certificate)
+    assert "SDP certificate" in (tmp_path / "out" / "hunt.md").read_text()
+    # The same case against the paper's bound is outside (47)'s hypotheses (Q infinite): a one-line "invalid".
+    paper = evaluate_case("thm5.1", state.cases[trial], Fidelity(8, 2.0, 8.0, seed=1))
+    assert paper["status"] == "invalid" and "q" in paper["error"]

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from quorumsgd.errors import InvalidParameter
-from quorumsgd.hunt.names import FAMILIES, NOISES, THEOREMS
+from quorumsgd.hunt.names import AGAINST, FAMILIES, NOISES, SDP_THEOREMS, THEOREMS, target
 
 _POSITIVE = {"lr", "sigma2", "strong_convexity", "damping", "curvature", "width"}
 
@@ -70,6 +70,8 @@ def hunt_command(
     scheduler: str | None = typer.Option(None, "--scheduler", help="address of a Dask scheduler (tcp://host:8786)"),
     batch: int = typer.Option(8, "--batch", help="candidates asked at once (run in parallel; part of the search's identity)"),
     replay: str | None = typer.Option(None, "--replay", help="evaluate one case (the JSON a report prints) and stop"),
+    against: str = typer.Option("paper", "--against", help="measure tightness against the paper's bound, or the "
+                                f"SDP certificate over S(lambda, L) (sdp: {', '.join(SDP_THEOREMS)})"),
     n_agents: int | None = typer.Option(None, "--n-agents", help="fix the number of agents"),
     coupling: float | None = typer.Option(None, "--coupling", help="fix the coupling gain k"),
     lr: float | None = typer.Option(None, "--lr", help="fix the learning rate (default 0.1)"),
@@ -86,6 +88,12 @@ def hunt_command(
     """Maximize measured / bound over objectives, noise and parameters; exit 1 on a confirmed violation."""
     if name not in THEOREMS:
         raise InvalidParameter("NAME", f"be one of {', '.join(THEOREMS)}", name, "hunt")
+    if against not in AGAINST:
+        raise InvalidParameter("--against", f"be one of {', '.join(AGAINST)}", against, "hunt")
+    if against == "sdp" and name not in SDP_THEOREMS:
+        raise InvalidParameter("--against", f"be paper for {name} (SDP certificates: {', '.join(SDP_THEOREMS)})",
+                               against, "hunt")
+    name = target(name, against)
     if budget < 1:
         raise InvalidParameter("--budget", "be an integer >= 1", budget, "hunt")
     if batch < 1:
@@ -139,9 +147,9 @@ def _summary(console: Console, p: dict[str, Any], out: Path) -> None:
                   f"{'independent confirmation' if w['confirmation'] else 'race'}, {w['verdict']}; in the race "
                   f"{w['raced_tightness']:.4f})", soft_wrap=True)
     console.print(f"case: {json.dumps(w['case'], sort_keys=True)}", soft_wrap=True)
-    console.print(f"sandwich: found {s['found']:.6g} | SDP {s['sdp'] if s['sdp'] is not None else '—'} | paper "
-                  f"{s['paper']:.6g} | exact quadratic {s['exact_quadratic'] if s['exact_quadratic'] is not None else '—'}",
-                  soft_wrap=True)
+    shown = {k: "—" if s[k] is None else f"{s[k]:.6g}" for k in ("found", "sdp", "paper", "exact_quadratic")}
+    console.print(f"sandwich: found {shown['found']} | SDP {shown['sdp']} | paper {shown['paper']} | exact quadratic "
+                  f"{shown['exact_quadratic']}", soft_wrap=True)
     for v in p["violations"]:
         console.print(f"[bold red]VIOLATED[/] {p['name']}: measured {v['measured']:.6g} (lower confidence "
                       f"{v['lower_confidence']:.6g}) > bound {v['bound']:.6g}; reproduce with: {v['reproduce']}",

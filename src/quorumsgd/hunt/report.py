@@ -30,12 +30,14 @@ from typing import Any
 import numpy as np
 
 from quorumsgd.hunt.cases import build_objective, build_problem, canonical, euler_allowance
+from quorumsgd.hunt.names import split
 from quorumsgd.verify.sandwich import sandwich as verify_sandwich
 
 
 def sandwich(theorem: str, case: dict[str, Any], measured: float, lower_confidence: float | None = None,
              details: dict[str, Any] | None = None) -> dict[str, Any]:
     """The sandwich (:mod:`quorumsgd.verify.sandwich`) of a hunt case: found / SDP / paper / exact quadratic."""
+    theorem = split(theorem)[0]
     problem = build_problem(theorem, case)
     time = None
     if theorem == "lemma5.5":
@@ -47,7 +49,9 @@ def sandwich(theorem: str, case: dict[str, Any], measured: float, lower_confiden
 def reproduce_command(theorem: str, case: dict[str, Any], fidelity: dict[str, Any]) -> str:
     """One shell line that evaluates exactly this case at exactly this fidelity (same seed, same numbers)."""
     payload = json.dumps({"case": canonical(case), "fidelity": fidelity}, sort_keys=True, separators=(",", ":"))
-    return f"quorumsgd hunt {theorem} --replay {shlex.quote(payload)}"
+    name, against = split(theorem)
+    flag = "" if against == "paper" else f" --against {against}"
+    return f"quorumsgd hunt {name}{flag} --replay {shlex.quote(payload)}"
 
 
 # --- plots ---------------------------------------------------------------------------------------------------
@@ -186,7 +190,10 @@ def _fmt(v: Any) -> str:
 
 
 def _markdown(p: dict[str, Any]) -> str:
+    against = split(p["name"])[1]
     lines = [f"# quorumsgd hunt {p['name']}", "",
+             *([f"Tightness is measured against the **SDP certificate** over S(lambda, L) (`bound "
+                f"{split(p['name'])[0]} --method sdp`), not the paper's bound.", ""] if against == "sdp" else []),
              f"{p['candidates']} candidates, {p['evaluations']} evaluations ({p['evaluated_now']} now, "
              f"{p['from_store']} from the store `{p['store']}`), seed {p['seed']}, engine: {p['engine']}, "
              f"{p['elapsed_s']:.1f} s. Status counts: {p['status_counts']}.", ""]

@@ -31,7 +31,7 @@ from quorumsgd.hunt import racing
 from quorumsgd.hunt.cases import DEFAULTS, Fidelity, case_key, euler_allowance, evaluate_case
 from quorumsgd.hunt.engine import Engine, Job, run_cases
 from quorumsgd.hunt.engine.cluster import RunStats
-from quorumsgd.hunt.names import FAMILIES, NOISES, THEOREMS
+from quorumsgd.hunt.names import AGAINST, FAMILIES, NOISES, SDP_THEOREMS, THEOREMS, split
 
 Dim = tuple[Any, ...]
 
@@ -72,14 +72,25 @@ STARTUP_TRIALS = 16
 
 
 def search_space(theorem: str, fixed: dict[str, Any] | None = None) -> dict[str, Dim]:
-    """The searched dimensions of a theorem (inside its hypotheses), minus the ``fixed`` ones."""
-    if theorem not in THEOREMS:
-        raise InvalidParameter("NAME", f"be one of {', '.join(THEOREMS)}", theorem, "hunt")
+    r"""The searched dimensions of a target (inside its hypotheses), minus the ``fixed`` ones.
+
+    Against the SDP certificate (``NAME@sdp``) every family of :math:`S(\lambda,L)` is searched, the ``switch``
+    profile (curvature jumping between :math:`\lambda` and :math:`L`, :math:`Q=\infty`) included: the certificate
+    needs no :math:`Q`.
+    """
+    name, against = split(theorem)
+    if name not in THEOREMS:
+        raise InvalidParameter("NAME", f"be one of {', '.join(THEOREMS)}", name, "hunt")
+    if against not in AGAINST or (against == "sdp" and name not in SDP_THEOREMS):
+        raise InvalidParameter("--against", f"be paper for {name} (SDP certificates: {', '.join(SDP_THEOREMS)})",
+                               against, "hunt")
     fixed = fixed or {}
-    if theorem == "lemma5.5":  # (59) is about quadratics: Lemma 5.5's check measures an isotropic one
-        space = dict(_ALGORITHM[theorem])
+    if name == "lemma5.5":  # (59) is about quadratics: Lemma 5.5's check measures an isotropic one
+        space = dict(_ALGORITHM[name])
     else:
-        space = {**_ALGORITHM[theorem], **_OBJECTIVE, **_NOISE}
+        space = {**_ALGORITHM[name], **_OBJECTIVE, **_NOISE}
+        if against == "sdp":
+            space["family"] = ("cat", FAMILIES)
     if "damping" in fixed:
         space.pop("damping_margin", None)
     if "coupling" in fixed:
@@ -103,6 +114,7 @@ def complete_case(theorem: str, values: dict[str, Any], fixed: dict[str, Any]) -
     coupling threshold :math:`m^2/(4\\gamma)`, so every drawn case satisfies its hypotheses.
     """
     case = {**DEFAULTS, **values, **fixed}
+    theorem = split(theorem)[0]
     if theorem == "sgd":
         case.update(n_agents=1, coupling=0.0)
     if theorem == "lemma5.5":

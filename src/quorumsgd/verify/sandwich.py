@@ -116,7 +116,8 @@ def sandwich(theorem: str, problem: Problem, measured: float, lower_confidence: 
     """Found (lower) / SDP certificate (upper) / paper's bound / exact quadratic value, side by side.
 
     ``paper`` and ``exact`` override the computed values (a check's own bound, Lemma 5.5's exact finite-time
-    value); ``time`` is Lemma 5.5's horizon.
+    value); ``time`` is Lemma 5.5's horizon. ``paper`` is ``None`` where the paper's hypotheses fail (an
+    infinite :math:`Q`) while the certificate, which needs no :math:`Q`, still holds.
     """
     from quorumsgd import bounds
 
@@ -125,14 +126,18 @@ def sandwich(theorem: str, problem: Problem, measured: float, lower_confidence: 
         if time is None:
             raise InvalidParameter("time", "be given for lemma5.5 (the horizon of the time average)", None, "sandwich")
         params["time"] = float(time)
-    paper = float(bounds.evaluate(theorem, **params).value) if paper is None else float(paper)
+    if paper is None:
+        try:
+            paper = float(bounds.evaluate(theorem, **params).value)
+        except QuorumSGDError:  # outside the paper's hypotheses (e.g. Q infinite): the certificate may still hold
+            paper = None
     sdp, note = sdp_certificate(theorem, params, problem.smoothness)
     exact = exact_quadratic_value(theorem, problem) if exact is None else exact
     return {
         "theorem": theorem, "found": measured, "found_lower_confidence": lower_confidence, "sdp": sdp,
         "sdp_note": note, "paper": paper, "exact_quadratic": exact,
         "certified_over_found": None if sdp is None or measured <= 0 else sdp / measured,
-        "paper_over_found": paper / measured if measured > 0 else None,
+        "paper_over_found": paper / measured if paper is not None and measured > 0 else None,
     }
 
 
