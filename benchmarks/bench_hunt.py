@@ -8,8 +8,8 @@ Two workloads, the cases that `verify --thorough`'s random tier and `hunt` evalu
   slow tier, measured with its settings (96 simulations, window 12, 20 steps per time unit);
 * **hunt rung 0**: candidates of a ``hunt thm5.1`` search (the first batch the seeded TPE asks) on rung 0.
 
-The in-process engine and LocalClusters of 1 and of 2 workers run the *same* cases, interleaved, each after a
-warm-up case on every worker (process start and first-call imports are reported separately). Parallel
+The in-process engine and clusters of 1 and of 2 workers run the *same* cases; each cluster runs alone
+(started, measured, stopped), interleaved with in-process runs, each after a warm-up case on every worker (process start and first-call imports are reported separately). Parallel
 efficiency = (t_1_worker / t_2_workers) / 2; note that one case already uses more than one core (the simulation
 engine draws its noise in threads next to the arithmetic), which caps what extra workers can add on 2 cores.
 The projection for 10^5 cases on 64 workers assumes that efficiency and one worker's speed. The machine is
@@ -106,47 +106,50 @@ def main() -> None:
     warm = [(evaluate_case, "thm5.1", {**DEFAULTS, "dim": 1}, racing.fidelity(0, 99))]
     local = Engine(workers=0)
     list(local.map(_call, warm))
-    engines = {"in_process": local}
     report: dict[str, Any] = {"workers": args.workers, "cases": args.cases, "startup_s": {}}
-    spawned: list[subprocess.Popen[bytes]] = []
+    times: dict[str, dict[str, list[float]]] = {name: {} for name in workloads}
+    # One cluster at a time: measured while a second cluster's processes were alive, a 1-worker cluster ran
+    # 8x slower than alone (2026-12-02), so each cluster is started, measured and stopped before the next.
+    # In-process runs are interleaved with every cluster's (the same background load for both).
     for n in sorted({1, args.workers}):
+        key, spawned = f"cluster_{n}", []
         t0 = time.perf_counter()
-        if args.sessions:  # a scheduler and n single-process workers, each in its own session (own autogroup)
-            address = f"tcp://127.0.0.1:{8790 + n}"
-            spawned += _spawn(["scheduler", "--host", "127.0.0.1", "--port", str(8790 + n), "--no-dashboard"])
-            time.sleep(3)
-            for _ in range(n):
-                spawned += _spawn(["worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"])
-            engines[f"cluster_{n}"] = Engine(scheduler=address).__enter__()
-            engines[f"cluster_{n}"].client.wait_for_workers(n, timeout=60)
-        else:
-            engines[f"cluster_{n}"] = Engine(workers=n).__enter__()
-        list(engines[f"cluster_{n}"].map(_call, warm * n * 2))  # process start and first-call imports
-        report["startup_s"][f"cluster_{n}"] = time.perf_counter() - t0
-    try:
-        for name, cases in workloads.items():
-            times: dict[str, list[float]] = {k: [] for k in engines}
-            for _ in range(args.repeats):  # interleaved: every engine sees the same background load
-                for key, engine in engines.items():
-                    times[key].append(_time(engine, cases))
-            best = {k: min(v) for k, v in times.items()}
-            one, many = best["cluster_1"], best[f"cluster_{args.workers}"]
-            eff = one / many / args.workers
-            per_case = one / len(cases)
-            report[name] = {
-                "seconds": times,
-                "cases_per_hour": {k: 3600 * len(cases) / v for k, v in best.items()},
-                "parallel_efficiency_vs_1_worker": eff,
-                "speedup_vs_in_process": best["in_process"] / many,
-                "projected_hours_1e5_cases_64_workers": 1e5 * per_case / (64 * min(eff, 1.0)) / 3600,
-            }
-    finally:
-        for key, engine in engines.items():
-            if key != "in_process":
-                engine.close()
-        for proc in reversed(spawned):
-            proc.terminate()
-            proc.wait(timeout=30)
+        try:
+            if args.sessions:  # a scheduler and n single-process workers, each in its own session (own autogroup)
+                address = f"tcp://127.0.0.1:{8790 + n}"
+                spawned += _spawn(["scheduler", "--host", "127.0.0.1", "--port", str(8790 + n), "--no-dashboard"])
+                time.sleep(3)
+                for _ in range(n):
+                    spawned += _spawn(["worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"])
+                engine = Engine(scheduler=address).__enter__()
+                engine.client.wait_for_workers(n, timeout=60)
+            else:
+                engine = Engine(workers=n).__enter__()
+            list(engine.map(_call, warm * n * 2))  # process start and first-call imports
+            report["startup_s"][key] = time.perf_counter() - t0
+            for name, cases in workloads.items():
+                times[name].setdefault("in_process", [])
+                times[name][key] = []
+                for _ in range(args.repeats):
+                    times[name]["in_process"].append(_time(local, cases))
+                    times[name][key].append(_time(engine, cases))
+            engine.close()
+        finally:
+            for proc in reversed(spawned):
+                proc.terminate()
+                proc.wait(timeout=30)
+    for name, cases in workloads.items():
+        best = {k: min(v) for k, v in times[name].items()}
+        one, many = best["cluster_1"], best[f"cluster_{args.workers}"]
+        eff = one / many / args.workers
+        per_case = one / len(cases)
+        report[name] = {
+            "seconds": times[name],
+            "cases_per_hour": {k: 3600 * len(cases) / v for k, v in best.items()},
+            "parallel_efficiency_vs_1_worker": eff,
+            "speedup_vs_in_process": best["in_process"] / many,
+            "projected_hours_1e5_cases_64_workers": 1e5 * per_case / (64 * min(eff, 1.0)) / 3600,
+        }
     print(json.dumps(report, indent=1))
 
 
