@@ -22,6 +22,12 @@ hence block diagonal in a basis of :math:`G`-isotypic modes (:func:`modes`):
 * ``"circulant"`` (the dihedral group of a ring: gossip on a ring): the real Fourier modes
   :math:`\cos(2\pi jk/p)`, :math:`k=0..\lfloor p/2\rfloor`, each of multiplicity 2 but :math:`k=0, p/2`; the
   mixing matrix is diagonal there, with its eigenvalues on the diagonal, so the spectral gap is explicit;
+* ``"spectral"`` (no symmetry, but every agent-by-agent block of the maps is symmetric and they commute, with
+  :math:`\mathbf 1` a common eigenvector: gossip on any graph): their common eigenvectors as modes, with *one*
+  multiplier for all agent-minimizer pairs and one for all agent-agent pairs. Not lossless like the two groups
+  (the full problem may use a multiplier per pair) but valid: :math:`\sum_i\varphi(\mathbf z_i)` and
+  :math:`\sum_{i<j}\varphi(\mathbf z_i-\mathbf z_j)=p\sum_i\varphi(\mathbf z_i-\bar{\mathbf z})` are
+  diagonal in every orthonormal agent basis containing :math:`\mathbf 1/\sqrt p`;
 * ``"none"``: the full system (a random regular graph has no symmetry).
 
 Pairs of agents fall into classes (the orbits of :math:`G` on pairs); a class's interpolation inequalities sum to
@@ -46,8 +52,10 @@ from quorumsgd.algorithms.linearize import affine_map
 from quorumsgd.algorithms.ops import SIM_OPS
 from quorumsgd.errors import InvalidParameter
 
-Symmetry = Literal["auto", "permutation", "circulant", "none"]
-SYMMETRIES = ("auto", "permutation", "circulant", "none")
+Symmetry = Literal["auto", "permutation", "circulant", "spectral", "none"]
+SYMMETRIES = ("auto", "permutation", "circulant", "spectral", "none")
+FULL_MAX_AGENTS = 16
+"""``symmetry="auto"`` solves the full problem up to this many agents, beyond it the ``spectral`` restriction."""
 _GRAD, _POINT = "__gradient__", "__gradient_point__"
 
 
@@ -246,17 +254,62 @@ def equivariant(system: AgentSystem, symmetry: str, tol: float = 1e-10) -> bool:
 
 
 def detect_symmetry(system: AgentSystem) -> str:
-    """The largest group the system is equivariant under: ``"permutation"``, ``"circulant"`` or ``"none"``."""
+    """The largest group the system is equivariant under (``"permutation"``, ``"circulant"``); otherwise the full
+    problem (``"none"``) up to :data:`FULL_MAX_AGENTS` agents and ``"spectral"`` beyond, where it applies."""
     for symmetry in ("permutation", "circulant"):
         if equivariant(system, symmetry):
             return symmetry
+    if system.n_agents > FULL_MAX_AGENTS and spectral_basis(system) is not None:
+        return "spectral"
     return "none"
+
+
+def _agent_blocks(system: AgentSystem) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The (p, p) agent-by-agent blocks of every map, and the agent/agent-free coupling vectors (p,)."""
+    agent = [f for f in system.fields if any(co[0] == f and co[1] is not None for co in system.coords)]
+    rows = {f: [i for i, co in enumerate(system.coords) if co[0] == f] for f in system.fields}
+    free = [i for i, co in enumerate(system.coords) if co[1] is None]
+    squares, vectors = [], []
+    for s in range(system.period):
+        for f in agent:
+            squares += [system.b[s][rows[f]], system.c[s][:, rows[f]]]
+            vectors += [system.a[s][rows[f]][:, j] for j in free] + [system.a[s][j, rows[f]] for j in free]
+            squares += [system.a[s][np.ix_(rows[f], rows[g])] for g in agent]
+    return squares, vectors
+
+
+def spectral_basis(system: AgentSystem, tol: float = 1e-9) -> np.ndarray | None:
+    """An orthonormal agent basis ``(p, p)`` (first column the consensus vector) diagonalizing every agent block,
+    or ``None`` when the blocks are not symmetric, do not commute, or do not keep the consensus vector."""
+    p = system.n_agents
+    squares, vectors = _agent_blocks(system)
+    ones = np.full(p, 1 / np.sqrt(p))
+    scale = 1.0 + max([np.abs(m).max() for m in squares] + [0.0])
+    for m in squares:
+        if not np.allclose(m, m.T, atol=tol * scale) or not np.allclose(m @ ones, (ones @ m @ ones) * ones,
+                                                                        atol=tol * scale):
+            return None
+    if any(not np.allclose(v, v.mean(), atol=tol * scale) for v in vectors):
+        return None
+    rng = np.random.default_rng(0)
+    mix = sum(rng.standard_normal() * m for m in squares) if squares else np.zeros((p, p))
+    q, _ = np.linalg.qr(np.column_stack([ones, np.eye(p)[:, : p - 1]]))
+    perp = q[:, 1:]
+    _, vecs = np.linalg.eigh(perp.T @ (0.5 * (mix + mix.T)) @ perp)
+    basis = np.column_stack([ones, perp @ vecs])
+    for m in squares:
+        d = basis.T @ m @ basis
+        if not np.allclose(d, np.diag(np.diag(d)), atol=1e-7 * scale):
+            return None
+    return basis
 
 
 @dataclass(frozen=True)
 class Mode:
     r"""One block of the reduction: the unit agent vector ``w`` (``(p,)``; ``None`` for the full system), its
-    multiplicity, its label, the pair classes' weights :math:`\gamma`, and the embedding ``e`` ``(n, n_k)``."""
+    multiplicity, its label, the pair classes' weights :math:`\gamma`, the embedding ``e`` ``(n, n_k)``, and
+    ``eigenvalue`` :math:`\mathbf w^{\mathsf T}\mathbf A_{xx}\mathbf w` (the first agent field's self-map on
+    the mode: for gossip, the mixing matrix's eigenvalue, so the spectral gap reads off the blocks)."""
 
     label: str
     w: np.ndarray | None
@@ -264,6 +317,7 @@ class Mode:
     pair_weights: np.ndarray
     embedding: np.ndarray
     inputs: np.ndarray
+    eigenvalue: float = float("nan")
 
 
 def pair_classes(symmetry: str, n_agents: int) -> list[list[tuple[int, int]]]:
@@ -283,10 +337,17 @@ def modes(system: AgentSystem, symmetry: str) -> list[Mode]:
     """The blocks of the symmetry reduction (``"none"``: one block, the full system)."""
     p, n = system.n_agents, system.n_state
     if symmetry == "none" or p < 2:
-        return [Mode("full", None, 1, np.zeros(0), np.eye(n), np.eye(p))]
+        return [Mode("full", None, 1, np.zeros(0), np.eye(n), np.eye(p), float("nan"))]
     if symmetry == "permutation":
         w = [np.full(p, 1 / np.sqrt(p)), np.r_[1.0, -1.0, np.zeros(p - 2)] / np.sqrt(2)]
         labels, mult = ["consensus", "disagreement"], [1, p - 1]
+    elif symmetry == "spectral":
+        basis = spectral_basis(system)
+        if basis is None:
+            raise InvalidParameter("symmetry", f"'spectral' only for maps whose agent blocks are symmetric, commute and "
+                                   f"keep the consensus vector ({system.name}'s do not; use 'auto' or 'none')",
+                                   symmetry, "certify")
+        w, labels, mult = list(basis.T), ["consensus", *(f"mode {k}" for k in range(1, p))], [1] * p
     elif symmetry == "circulant":
         w, labels, mult = [], [], []
         for k in range(p // 2 + 1):
@@ -296,9 +357,12 @@ def modes(system: AgentSystem, symmetry: str) -> list[Mode]:
             mult.append(1 if k == 0 or 2 * k == p else 2)
     else:
         raise InvalidParameter("symmetry", f"one of {', '.join(SYMMETRIES)}", symmetry, "certify")
-    classes = pair_classes(symmetry, p)
+    classes = pair_classes("permutation" if symmetry == "spectral" else symmetry, p)
+    xs = [i for i, co in enumerate(system.coords) if co[0] == system.fields[0] and co[1] is not None]
     out = []
     for wk, label, m in zip(w, labels, mult, strict=True):
+        # the first agent field's self-map on this mode, w^T A_xx w: a mixing eigenvalue for gossip
+        eigenvalue = float(wk @ system.a[0][np.ix_(xs, xs)] @ wk) if xs else float("nan")
         trivial = np.allclose(wk, wk[0])
         cols = []
         for f in system.fields:
@@ -312,7 +376,7 @@ def modes(system: AgentSystem, symmetry: str) -> list[Mode]:
                 col[r, 0] = wk[system.coords[r][1]]
             cols.append(col)
         gamma = np.array([sum((wk[i] - wk[j]) ** 2 for i, j in cl) for cl in classes])
-        out.append(Mode(label, wk, m, gamma, np.hstack(cols), wk[:, None]))
+        out.append(Mode(label, wk, m, gamma, np.hstack(cols), wk[:, None], eigenvalue))
     return out
 
 
@@ -337,5 +401,5 @@ def restrict(system: AgentSystem, mode: Mode, where: str = "certify") -> tuple[n
     return a, b, c, noise
 
 
-__all__ = ["SYMMETRIES", "AgentSystem", "Mode", "Symmetry", "agent_system", "detect_symmetry", "equivariant",
-           "generators", "modes", "pair_classes", "restrict"]
+__all__ = ["FULL_MAX_AGENTS", "SYMMETRIES", "AgentSystem", "Mode", "Symmetry", "agent_system", "detect_symmetry",
+           "equivariant", "generators", "modes", "pair_classes", "restrict", "spectral_basis"]

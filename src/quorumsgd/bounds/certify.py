@@ -75,7 +75,9 @@ class AlgorithmCertificate:
         second_moment: the certified bound; ``value``: its square root for the first-moment quantities
             (:math:`\mathbb E\|\bar{\mathbf x}\|\le\sqrt{\cdot}`, Jensen), else the second moment.
         symmetry: the reduction used (``"permutation"``, ``"circulant"``, ``"none"``).
-        modes: ``(label, share of the bound)`` per block (multiplicity included).
+        modes: ``(label, share of the bound)`` per block (multiplicity included); ``mode_eigenvalues``: per block
+            :math:`\mathbf w^{\mathsf T}\mathbf A_{xx}\mathbf w` (for gossip the mixing eigenvalue: the block with
+            :math:`1-\delta` is the slowest disagreement mode, :math:`\delta` the spectral gap).
         lyapunov: per block, the phases' :math:`\mathbf P_s` ``(H, n_k, n_k)``; ``multipliers``: :math:`\mu`.
         max_eigenvalue, min_lyapunov_eigenvalue: the numpy check (<= 0 and >= 0).
         period: :math:`H`; ``solver``, ``status``; ``verified`` is True for every returned certificate.
@@ -96,10 +98,12 @@ class AlgorithmCertificate:
     status: str
     verified: bool
     parameters: dict[str, float] = field(default_factory=dict)
+    mode_eigenvalues: tuple[float, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"algorithm": self.algorithm, "quantity": list(self.quantity), "second_moment": self.second_moment,
                 "value": self.value, "symmetry": self.symmetry, "modes": [list(m) for m in self.modes],
+                "mode_eigenvalues": list(self.mode_eigenvalues),
                 "max_eigenvalue": self.max_eigenvalue, "min_lyapunov_eigenvalue": self.min_lyapunov_eigenvalue,
                 "period": self.period, "solver": self.solver, "status": self.status, "verified": self.verified,
                 "parameters": self.parameters}
@@ -347,7 +351,7 @@ def resolve_symmetry(system: AgentSystem, symmetry: str, where: str = "certify")
         raise InvalidParameter("symmetry", f"one of {', '.join(SYMMETRIES)}", symmetry, where)
     if symmetry == "auto":
         return detect_symmetry(system)
-    if symmetry != "none" and not equivariant(system, symmetry):
+    if symmetry in ("permutation", "circulant") and not equivariant(system, symmetry):
         raise InvalidParameter("symmetry", f"a group {system.name}'s linear map commutes with ({symmetry!r} assumes "
                                "the agents exchangeable that way, and its coupling is not; use 'auto' or 'none')",
                                symmetry, where)
@@ -431,7 +435,8 @@ def certify(alg: Any, quantity: str | tuple[str, ...] = "center", *, strong_conv
                     period=system.period, solver=name, status=status, verified=True,
                     parameters={"strong_convexity": lam, "smoothness": big_l, "n_agents": float(n_agents),
                                 "sigma2": float(sigma2), "batch_size": float(batch_size),
-                                **({} if lr is None else {"lr": float(lr)})})
+                                **({} if lr is None else {"lr": float(lr)})},
+                    mode_eigenvalues=tuple(b.mode.eigenvalue for b in blocks))
     raise SDPSolverError(f"{where}: no verified certificate (solver attempts: {', '.join(statuses)})")
 
 

@@ -84,8 +84,18 @@ def hunt_command(
     noise: str | None = typer.Option(None, "--noise", help=f"fix the noise model: {', '.join(NOISES)}"),
     curvature: float | None = typer.Option(None, "--curvature", help="fix the pieces' curvature c (L = lambda + c)"),
     width: float | None = typer.Option(None, "--width", help="fix the softplus width w"),
+    algorithm: str | None = typer.Option(None, "--algorithm", help="hunt your own algorithm (module:Class) against "
+                                         "its SDP certificate; NAME is then the quantity (center, spread, ...)"),
 ) -> None:
     """Maximize measured / bound over objectives, noise and parameters; exit 1 on a confirmed violation."""
+    if algorithm is not None:  # your own algorithm: quorumsgd.hunt.custom (certificate from bounds.certify)
+        from quorumsgd.hunt.custom import run_cli
+
+        fixed = _fixed(n_agents=n_agents, lr=lr, batch_size=batch_size, sigma2=sigma2,
+                       strong_convexity=strong_convexity, curvature=curvature)
+        if run_cli(algorithm, name, fixed=fixed, budget=budget, seed=seed, json_=json_):
+            raise typer.Exit(1)
+        return
     if name not in THEOREMS:
         raise InvalidParameter("NAME", f"be one of {', '.join(THEOREMS)}", name, "hunt")
     if against not in AGAINST:
