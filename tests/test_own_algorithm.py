@@ -141,18 +141,20 @@ def test_the_reductions_equal_the_full_problem(quantity):
     assert certify(ring, quantity, **kw).second_moment == pytest.approx(full, rel=1e-6)
     qsgd = qsgd_iteration(0.1, 1.0)
     assert certify(qsgd, quantity, **kw).second_moment == pytest.approx(
-        certify(qsgd, quantity, symmetry="none", **kw).second_moment, rel=1e-6)
+        certify(qsgd, quantity, symmetry="none", **kw).second_moment, rel=1e-6
+    )
     # the spectral restriction (one multiplier per pair type) is valid, so never below the full problem
     rr = GossipIteration(lr=0.1, mixing=random_regular_mixing(8, 3))
     assert certify(rr, quantity, symmetry="spectral", **kw).second_moment >= (
-        certify(rr, quantity, symmetry="none", **kw).second_moment * (1 - 1e-6))
+        certify(rr, quantity, symmetry="none", **kw).second_moment * (1 - 1e-6)
+    )
 
 
 def test_a_symmetry_the_coupling_breaks_is_one_clear_error():
     kw = dict(n_agents=6, sigma2=1.0, **CLASS)
-    with pytest.raises(InvalidParameter, match="symmetry.*commutes"):
+    with pytest.raises(InvalidParameter, match=r"symmetry.*commutes"):
         certify(GossipIteration(lr=0.1, mixing=ring_mixing(6)), symmetry="permutation", **kw)
-    with pytest.raises(InvalidParameter, match="symmetry.*commutes"):
+    with pytest.raises(InvalidParameter, match=r"symmetry.*commutes"):
         certify(LeaderFollower(), symmetry="circulant", **kw)
     with pytest.raises(InvalidParameter, match="spectral"):
         certify(LeaderFollower(), symmetry="spectral", **kw)
@@ -176,9 +178,9 @@ def test_bad_definitions_get_one_clear_error_each():
         certify(QSGD(coupling=1.0), **kw)  # a drift needs the SDE noise scale
     with pytest.raises(HypothesisViolation, match="strong_convexity <= smoothness"):
         certify(PullToMean(), n_agents=3, sigma2=1.0, strong_convexity=3.0, smoothness=2.0)
-    with pytest.raises(InvalidParameter, match="mixing.*doubly stochastic"):
+    with pytest.raises(InvalidParameter, match=r"mixing.*doubly stochastic"):
         GossipIteration(lr=0.1, mixing=np.ones((3, 3)))
-    with pytest.raises(InvalidParameter, match="mixing.*shape"):
+    with pytest.raises(InvalidParameter, match=r"mixing.*shape"):
         certify(GossipIteration(lr=0.1, mixing=ring_mixing(4)), **kw)
     with pytest.raises(InvalidParameter, match="period"):
         LocalSGD(lr=0.1, period=0)
@@ -208,8 +210,10 @@ def test_the_gossip_certificate_shows_the_spectral_gap():
     # a better connected graph (random regular, larger gap at N=8) certifies a smaller spread than the ring
     rr = random_regular_mixing(8, 3)
     assert spectral_gap(rr) > spectral_gap(ring_mixing(8))
-    assert (certify(GossipIteration(lr=0.1, mixing=rr), "spread", n_agents=8, **kw).second_moment
-            < certify(GossipIteration(lr=0.1, mixing=ring_mixing(8)), "spread", n_agents=8, **kw).second_moment)
+    assert (
+        certify(GossipIteration(lr=0.1, mixing=rr), "spread", n_agents=8, **kw).second_moment
+        < certify(GossipIteration(lr=0.1, mixing=ring_mixing(8)), "spread", n_agents=8, **kw).second_moment
+    )
 
 
 def test_stale_easgd_without_delay_is_easgd_and_the_delay_costs():
@@ -252,8 +256,18 @@ def test_monte_carlo_stays_below_the_certificate(name):
     quantity = (quantity,) if isinstance(quantity, str) else quantity
     cert = certify(alg, quantity, n_agents=n, sigma2=1.0, **CLASS)
     # the quadratic with the smallest curvature of the class is the slowest: the certificate's near-worst case
-    run = run_ensemble(alg, Quadratic(np.eye(1) * 0.5), GaussianNoise.isotropic(1, 1.0), n_agents=n, sims=256,
-                       steps=4000, burn_in=1000, stats=[("q", _measure(quantity))], confidence=0.999, seed=3)
+    run = run_ensemble(
+        alg,
+        Quadratic(np.eye(1) * 0.5),
+        GaussianNoise.isotropic(1, 1.0),
+        n_agents=n,
+        sims=256,
+        steps=4000,
+        burn_in=1000,
+        stats=[("q", _measure(quantity))],
+        confidence=0.999,
+        seed=3,
+    )
     s = run.stationary["q"]
     assert s.lcb <= cert.second_moment
     assert s.ucb >= 0.5 * cert.second_moment, (s.mean, cert.second_moment)  # not vacuous
@@ -340,8 +354,20 @@ def _cli(argv: list[str], capsys: Any) -> tuple[int, str, str]:
 def test_hunt_cli_takes_a_user_class(capsys):
     import json
 
-    code, out, err = _cli(["hunt", "center", "--algorithm", "test_own_algorithm:make_user_algorithm", "--budget", "1",
-                           "--json", "--n-agents", "3"], capsys)
+    code, out, err = _cli(
+        [
+            "hunt",
+            "center",
+            "--algorithm",
+            "test_own_algorithm:make_user_algorithm",
+            "--budget",
+            "1",
+            "--json",
+            "--n-agents",
+            "3",
+        ],
+        capsys,
+    )
     assert code == 0, err
     payload = json.loads(out.strip().splitlines()[-1])
     assert payload["certificate"]["symmetry"] == "permutation" and payload["violations"] == []
@@ -355,10 +381,15 @@ def test_train_with_each_algorithm():
     from quorumsgd.training.config import TrainConfig
     from quorumsgd.training.custom import train_algorithm
 
-    cfg = TrainConfig(n_agents=4, epochs=1, widths=(4, 8, 8), batch_size=32, max_train=64, max_eval=32,
-                      on_divergence="stop")
-    for alg in (GossipIteration(lr=0.1, mixing=ring_mixing(4)), LocalSGD(lr=0.1, period=2),
-                StaleEASGD(lr=0.1, coupling=0.5, n_agents=4), PullToMean()):
+    cfg = TrainConfig(
+        n_agents=4, epochs=1, widths=(4, 8, 8), batch_size=32, max_train=64, max_eval=32, on_divergence="stop"
+    )
+    for alg in (
+        GossipIteration(lr=0.1, mixing=ring_mixing(4)),
+        LocalSGD(lr=0.1, period=2),
+        StaleEASGD(lr=0.1, coupling=0.5, n_agents=4),
+        PullToMean(),
+    ):
         out = train_algorithm(alg, cfg)
         assert out["status"] == "completed" and out["algorithm"] == type(alg).__name__
         losses = out["history"][-1]["agents"]["train_loss"]

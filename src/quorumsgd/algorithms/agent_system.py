@@ -35,9 +35,9 @@ Pairs of agents fall into classes (the orbits of :math:`G` on pairs); a class's 
 
 Example:
     >>> from quorumsgd.algorithms import QSGD
-    >>> sys = agent_system(QSGD(coupling=2.0), n_agents=3)
-    >>> sys.a.tolist(), sys.fields, detect_symmetry(sys)
-    ([[-1.3333333333333335, 0.6666666666666666, 0.6666666666666666], [0.6666666666666666, -1.3333333333333335, 0.6666666666666666], [0.6666666666666666, 0.6666666666666666, -1.3333333333333335]], ('x',), 'permutation')
+    >>> sys = agent_system(QSGD(coupling=2.0), n_agents=3)      # d x = -u + k (x-bar - x): A = k (J - I)
+    >>> sys.a[0].round(4).tolist(), sys.fields, detect_symmetry(sys)
+    ([[-1.3333, 0.6667, 0.6667], [0.6667, -1.3333, 0.6667], [0.6667, 0.6667, -1.3333]], ('x',), 'permutation')
 """
 
 from __future__ import annotations
@@ -107,8 +107,9 @@ def _period(alg: Any) -> tuple[int, str | None]:
     return period, clock
 
 
-def agent_system(alg: ContinuousAlgorithm | DiscreteAlgorithm, n_agents: int, keep: tuple[str, ...] = ("x",),
-                 where: str = "certify") -> AgentSystem:
+def agent_system(
+    alg: ContinuousAlgorithm | DiscreteAlgorithm, n_agents: int, keep: tuple[str, ...] = ("x",), where: str = "certify"
+) -> AgentSystem:
     """Read the linear system off ``alg`` (see the module docstring); write-only fields not in ``keep`` are dropped.
 
     Raises:
@@ -123,8 +124,9 @@ def agent_system(alg: ContinuousAlgorithm | DiscreteAlgorithm, n_agents: int, ke
     discrete = isinstance(alg, DiscreteAlgorithm)
     period, clock = _period(alg)
     if clock is not None and not discrete:
-        raise InvalidParameter("clock_field", "used by a discrete iteration only (a periodic drift is not supported)",
-                               clock, where)
+        raise InvalidParameter(
+            "clock_field", "used by a discrete iteration only (a periodic drift is not supported)", clock, where
+        )
     init = alg.init(np.zeros((1, n_agents, 1)), SIM_OPS)
     template: dict[str, np.ndarray] = {}
     for f in alg.state_fields:
@@ -132,28 +134,49 @@ def agent_system(alg: ContinuousAlgorithm | DiscreteAlgorithm, n_agents: int, ke
             continue
         shape = np.shape(init[f])
         if f in alg.agent_fields and shape != (1, n_agents, 1):
-            raise InvalidParameter(f"state field {f!r}", f"shape (sims, agents, dim) = (1, {n_agents}, 1) as an agent "
-                                   "field", shape, f"{where} ({name}.init)")
+            raise InvalidParameter(
+                f"state field {f!r}",
+                f"shape (sims, agents, dim) = (1, {n_agents}, 1) as an agent field",
+                shape,
+                f"{where} ({name}.init)",
+            )
         if f not in alg.agent_fields and shape != (1, 1):
-            raise InvalidParameter(f"state field {f!r}", "shape (sims, dim) = (1, 1) as an agent-free field (or list it "
-                                   "in agent_fields)", shape, f"{where} ({name}.init)")
+            raise InvalidParameter(
+                f"state field {f!r}",
+                "shape (sims, dim) = (1, 1) as an agent-free field (or list it in agent_fields)",
+                shape,
+                f"{where} ({name}.init)",
+            )
         template[f] = np.zeros(shape)
     fields = tuple(template)
     template[_GRAD] = np.zeros((1, n_agents, 1))
     template[_POINT] = np.zeros((1, n_agents, 1))
-    maps = [affine_map(_joint_step(alg, fields, clock, s, discrete, where), template,
-                       where=f"{where}: {name} in (state, gradients)") for s in range(period)]
+    maps = [
+        affine_map(
+            _joint_step(alg, fields, clock, s, discrete, where),
+            template,
+            where=f"{where}: {name} in (state, gradients)",
+        )
+        for s in range(period)
+    ]
     layout = maps[0].layout
     sl = {f: layout.slices[f] for f in template}
     n = sum(sl[f].stop - sl[f].start for f in fields)
-    a, b, c = (np.stack([mp.matrix[:n, :n] for mp in maps]), np.stack([mp.matrix[:n, sl[_GRAD]] for mp in maps]),
-               np.stack([mp.matrix[sl[_POINT], :n] for mp in maps]))
+    a, b, c = (
+        np.stack([mp.matrix[:n, :n] for mp in maps]),
+        np.stack([mp.matrix[:n, sl[_GRAD]] for mp in maps]),
+        np.stack([mp.matrix[sl[_POINT], :n] for mp in maps]),
+    )
     for mp in maps:
         if np.any(np.abs(mp.offset) > 1e-12) or np.any(np.abs(mp.matrix[sl[_POINT], sl[_GRAD]]) > 1e-12):
-            raise InvalidParameter("algorithm", "linear in (state, gradients): x* = 0 with zero gradients must be a "
-                                   "fixed point, and the gradient point must not depend on the gradient", name, where)
-    coords = tuple((f, (i if f in alg.agent_fields else None)) for f in fields
-                   for i in range(sl[f].stop - sl[f].start))
+            raise InvalidParameter(
+                "algorithm",
+                "linear in (state, gradients): x* = 0 with zero gradients must be a "
+                "fixed point, and the gradient point must not depend on the gradient",
+                name,
+                where,
+            )
+    coords = tuple((f, (i if f in alg.agent_fields else None)) for f in fields for i in range(sl[f].stop - sl[f].start))
     if discrete:
         noise = -b
     else:
@@ -179,6 +202,7 @@ def _joint_step(alg: Any, fields: tuple[str, ...], clock: str | None, phase: int
             seen.append(alg.gradient_point(state))
             out = alg.apply(state, u, SIM_OPS)
         else:
+
             def grad(y: np.ndarray) -> np.ndarray:
                 seen.append(y)
                 return u
@@ -188,19 +212,28 @@ def _joint_step(alg: Any, fields: tuple[str, ...], clock: str | None, phase: int
             raise InvalidParameter("algorithm", "one gradient evaluation per step", len(seen), f"{where} ({name})")
         missing = [f for f in fields if f not in out]
         if missing:
-            raise InvalidParameter(f"{'apply' if discrete else 'drift'}()", f"return every state field ({missing} "
-                                   "missing)", sorted(out), f"{where} ({name})")
+            raise InvalidParameter(
+                f"{'apply' if discrete else 'drift'}()",
+                f"return every state field ({missing} missing)",
+                sorted(out),
+                f"{where} ({name})",
+            )
         res = {}
         for f in fields:
             value = np.asarray(out[f])
             if value.shape != state[f].shape:
-                raise InvalidParameter(f"{'apply' if discrete else 'drift'}()[{f!r}]", f"shape {state[f].shape} "
-                                       "(the field's own shape)", value.shape, f"{where} ({name})")
+                raise InvalidParameter(
+                    f"{'apply' if discrete else 'drift'}()[{f!r}]",
+                    f"shape {state[f].shape} (the field's own shape)",
+                    value.shape,
+                    f"{where} ({name})",
+                )
             res[f] = value
         point = np.asarray(seen[0])
         if point.shape != u.shape:
-            raise InvalidParameter("gradient point", f"shape {u.shape} (one point per agent)", point.shape,
-                                   f"{where} ({name})")
+            raise InvalidParameter(
+                "gradient point", f"shape {u.shape} (one point per agent)", point.shape, f"{where} ({name})"
+            )
         res[_GRAD] = 0 * u
         res[_POINT] = point
         return res
@@ -217,9 +250,17 @@ def _pruned(system: AgentSystem, keep: tuple[str, ...]) -> AgentSystem:
         kept[cols] = bool(feeds or f in keep)
     idx = np.flatnonzero(kept)
     coords = tuple(system.coords[i] for i in idx)
-    return AgentSystem(system.a[:, idx][:, :, idx], system.b[:, idx], system.c[:, :, idx], system.noise[:, idx],
-                       coords, tuple(f for f in system.fields if any(co[0] == f for co in coords)),
-                       system.n_agents, system.discrete, system.name)
+    return AgentSystem(
+        system.a[:, idx][:, :, idx],
+        system.b[:, idx],
+        system.c[:, :, idx],
+        system.noise[:, idx],
+        coords,
+        tuple(f for f in system.fields if any(co[0] == f for co in coords)),
+        system.n_agents,
+        system.discrete,
+        system.name,
+    )
 
 
 # --- symmetry --------------------------------------------------------------------------------------------------
@@ -247,8 +288,11 @@ def equivariant(system: AgentSystem, symmetry: str, tol: float = 1e-10) -> bool:
         pa = np.eye(system.n_agents)[perm].T  # column i -> row perm[i]
         scale = 1.0 + max(np.abs(system.a).max(), np.abs(system.b).max(), np.abs(system.c).max())
         for a, b, c in zip(system.a, system.b, system.c, strict=True):
-            if not (np.allclose(ps @ a, a @ ps, atol=tol * scale) and np.allclose(ps @ b, b @ pa, atol=tol * scale)
-                    and np.allclose(pa @ c, c @ ps, atol=tol * scale)):
+            if not (
+                np.allclose(ps @ a, a @ ps, atol=tol * scale)
+                and np.allclose(ps @ b, b @ pa, atol=tol * scale)
+                and np.allclose(pa @ c, c @ ps, atol=tol * scale)
+            ):
                 return False
     return True
 
@@ -286,8 +330,9 @@ def spectral_basis(system: AgentSystem, tol: float = 1e-9) -> np.ndarray | None:
     ones = np.full(p, 1 / np.sqrt(p))
     scale = 1.0 + max([np.abs(m).max() for m in squares] + [0.0])
     for m in squares:
-        if not np.allclose(m, m.T, atol=tol * scale) or not np.allclose(m @ ones, (ones @ m @ ones) * ones,
-                                                                        atol=tol * scale):
+        if not np.allclose(m, m.T, atol=tol * scale) or not np.allclose(
+            m @ ones, (ones @ m @ ones) * ones, atol=tol * scale
+        ):
             return None
     if any(not np.allclose(v, v.mean(), atol=tol * scale) for v in vectors):
         return None
@@ -344,9 +389,13 @@ def modes(system: AgentSystem, symmetry: str) -> list[Mode]:
     elif symmetry == "spectral":
         basis = spectral_basis(system)
         if basis is None:
-            raise InvalidParameter("symmetry", f"'spectral' only for maps whose agent blocks are symmetric, commute and "
-                                   f"keep the consensus vector ({system.name}'s do not; use 'auto' or 'none')",
-                                   symmetry, "certify")
+            raise InvalidParameter(
+                "symmetry",
+                f"'spectral' only for maps whose agent blocks are symmetric, commute and "
+                f"keep the consensus vector ({system.name}'s do not; use 'auto' or 'none')",
+                symmetry,
+                "certify",
+            )
         w, labels, mult = list(basis.T), ["consensus", *(f"mode {k}" for k in range(1, p))], [1] * p
     elif symmetry == "circulant":
         w, labels, mult = [], [], []
@@ -392,14 +441,35 @@ def restrict(system: AgentSystem, mode: Mode, where: str = "certify") -> tuple[n
     c = np.einsum("ij,sjk,kl->sil", u.T, system.c, e)
     noise = np.einsum("ij,sjk,kl->sil", e.T, system.noise, u)
     scale = 1.0 + max(np.abs(system.a).max(), np.abs(system.b).max(), np.abs(system.c).max())
-    ok = (np.allclose(system.a @ e, e @ a, atol=1e-9 * scale) and np.allclose(system.b @ u, e @ b, atol=1e-9 * scale)
-          and np.allclose(system.c @ e, u @ c, atol=1e-9 * scale))
+    ok = (
+        np.allclose(system.a @ e, e @ a, atol=1e-9 * scale)
+        and np.allclose(system.b @ u, e @ b, atol=1e-9 * scale)
+        and np.allclose(system.c @ e, u @ c, atol=1e-9 * scale)
+    )
     if not ok:
-        raise InvalidParameter("symmetry", f"a group the coupling of {system.name} is equivariant under (its "
-                               f"{mode.label} mode is not invariant: the agents are not exchangeable that way; use "
-                               "symmetry='auto' or 'none')", None, where)
+        raise InvalidParameter(
+            "symmetry",
+            f"a group the coupling of {system.name} is equivariant under (its "
+            f"{mode.label} mode is not invariant: the agents are not exchangeable that way; use "
+            "symmetry='auto' or 'none')",
+            None,
+            where,
+        )
     return a, b, c, noise
 
 
-__all__ = ["FULL_MAX_AGENTS", "SYMMETRIES", "AgentSystem", "Mode", "Symmetry", "agent_system", "detect_symmetry",
-           "equivariant", "generators", "modes", "pair_classes", "restrict", "spectral_basis"]
+__all__ = [
+    "FULL_MAX_AGENTS",
+    "SYMMETRIES",
+    "AgentSystem",
+    "Mode",
+    "Symmetry",
+    "agent_system",
+    "detect_symmetry",
+    "equivariant",
+    "generators",
+    "modes",
+    "pair_classes",
+    "restrict",
+    "spectral_basis",
+]

@@ -57,8 +57,12 @@ def ring_mixing(n_agents: int, self_weight: float = 1.0 / 3.0) -> np.ndarray:
 def random_regular_graph(n_agents: int, degree: int, seed: int = 0) -> np.ndarray:
     """Adjacency matrix of a uniformly drawn simple ``degree``-regular graph (pairing model with rejection)."""
     if degree < 1 or degree >= n_agents or (n_agents * degree) % 2:
-        raise InvalidParameter("degree", f"1 <= degree < n_agents with n_agents * degree even (n_agents={n_agents})",
-                               degree, "random_regular_graph")
+        raise InvalidParameter(
+            "degree",
+            f"1 <= degree < n_agents with n_agents * degree even (n_agents={n_agents})",
+            degree,
+            "random_regular_graph",
+        )
     rng = np.random.default_rng(seed)
     for _ in range(10_000):
         stubs = rng.permutation(np.repeat(np.arange(n_agents), degree)).reshape(-1, 2)
@@ -68,8 +72,9 @@ def random_regular_graph(n_agents: int, degree: int, seed: int = 0) -> np.ndarra
         np.add.at(adj, (b, a), 1.0)
         if np.all(a != b) and adj.max() <= 1.0 and _connected(adj):
             return adj
-    raise InvalidParameter("degree", "a value for which a connected simple regular graph was found", degree,
-                           "random_regular_graph")
+    raise InvalidParameter(
+        "degree", "a value for which a connected simple regular graph was found", degree, "random_regular_graph"
+    )
 
 
 def _connected(adj: np.ndarray) -> bool:
@@ -107,16 +112,21 @@ def check_mixing(mixing: Any, where: str) -> np.ndarray:
     if not np.allclose(w, w.T, atol=1e-12):
         raise InvalidParameter("mixing", "symmetric", "an asymmetric matrix", where)
     if np.any(w < -1e-12) or not np.allclose(w.sum(axis=1), 1.0, atol=1e-12):
-        raise InvalidParameter("mixing", "doubly stochastic (nonnegative, rows and columns sum to 1)",
-                               w.sum(axis=1).round(6).tolist(), where)
+        raise InvalidParameter(
+            "mixing",
+            "doubly stochastic (nonnegative, rows and columns sum to 1)",
+            w.sum(axis=1).round(6).tolist(),
+            where,
+        )
     return w
 
 
 def mix(x: Array, mixing: np.ndarray, ops: AgentOps) -> Array:
     r""":math:`(\mathbf W\mathbf x)^i=\sum_jW_{ij}\mathbf x^j` along the agent axis (numpy, torch, SymPy object arrays)."""
     if ops.all_reduce_sum is not None:
-        raise InvalidParameter("ops", "a single-process layout (gossip needs every agent's state)", "distributed",
-                               "gossip")
+        raise InvalidParameter(
+            "ops", "a single-process layout (gossip needs every agent's state)", "distributed", "gossip"
+        )
     p = x.shape[ops.axis]
     if mixing.shape != (p, p):
         raise InvalidParameter("mixing", f"shape ({p}, {p}) to match the {p} agents", mixing.shape, "gossip")
@@ -165,5 +175,14 @@ class GossipIteration(DiscreteAlgorithm):
         return {"x": x - lr * grad + self.gossip_step * (mix(x, self.mixing, ops) - x)}
 
 
-__all__ = ["Gossip", "GossipIteration", "check_mixing", "mix", "random_regular_graph", "random_regular_mixing",
-           "regular_mixing", "ring_mixing", "spectral_gap"]
+__all__ = [
+    "Gossip",
+    "GossipIteration",
+    "check_mixing",
+    "mix",
+    "random_regular_graph",
+    "random_regular_mixing",
+    "regular_mixing",
+    "ring_mixing",
+    "spectral_gap",
+]

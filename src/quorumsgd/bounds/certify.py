@@ -27,7 +27,9 @@ Example:
     >>> cert = certify(GossipIteration(lr=0.1, mixing=ring_mixing(8)), "center", strong_convexity=0.5,
     ...                smoothness=2.0, n_agents=8, sigma2=1.0)
     >>> cert.symmetry, cert.verified, round(cert.second_moment, 5), [m for m, _ in cert.modes][:3]
-    ('circulant', True, 0.01316, ['consensus', 'fourier 1', 'fourier 2'])
+    ('circulant', True, 0.02041, ['consensus', 'fourier 1', 'fourier 2'])
+    >>> [round(e, 4) for e in cert.mode_eigenvalues][:3]        # the ring's mixing eigenvalues: 1 - gap = 0.8047
+    [1.0, 0.8047, 0.3333]
 """
 
 from __future__ import annotations
@@ -101,12 +103,22 @@ class AlgorithmCertificate:
     mode_eigenvalues: tuple[float, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"algorithm": self.algorithm, "quantity": list(self.quantity), "second_moment": self.second_moment,
-                "value": self.value, "symmetry": self.symmetry, "modes": [list(m) for m in self.modes],
-                "mode_eigenvalues": list(self.mode_eigenvalues),
-                "max_eigenvalue": self.max_eigenvalue, "min_lyapunov_eigenvalue": self.min_lyapunov_eigenvalue,
-                "period": self.period, "solver": self.solver, "status": self.status, "verified": self.verified,
-                "parameters": self.parameters}
+        return {
+            "algorithm": self.algorithm,
+            "quantity": list(self.quantity),
+            "second_moment": self.second_moment,
+            "value": self.value,
+            "symmetry": self.symmetry,
+            "modes": [list(m) for m in self.modes],
+            "mode_eigenvalues": list(self.mode_eigenvalues),
+            "max_eigenvalue": self.max_eigenvalue,
+            "min_lyapunov_eigenvalue": self.min_lyapunov_eigenvalue,
+            "period": self.period,
+            "solver": self.solver,
+            "status": self.status,
+            "verified": self.verified,
+            "parameters": self.parameters,
+        }
 
 
 # --- data ------------------------------------------------------------------------------------------------------
@@ -123,15 +135,20 @@ def quantity_matrix(quantity: tuple[str, ...], system: AgentSystem) -> np.ndarra
         if name == "quorum":
             idx = [i for i, co in enumerate(system.coords) if co[0] == "quorum"]
             if not idx:
-                raise InvalidParameter("quantity", f"a quantity of {system.name} (it has no 'quorum' field)", name,
-                                       "certify")
+                raise InvalidParameter(
+                    "quantity", f"a quantity of {system.name} (it has no 'quorum' field)", name, "certify"
+                )
             w[np.ix_(idx, idx)] += np.eye(len(idx))
             continue
         if len(xs) != p:
-            raise InvalidParameter("quantity", f"a quantity of {system.name} (it needs the agent field 'x')", name,
-                                   "certify")
-        sub = {"center": np.full((p, p), 1.0 / p**2), "spread": np.eye(p) - np.full((p, p), 1.0 / p),
-               "mean_square": np.eye(p) / p}[name]
+            raise InvalidParameter(
+                "quantity", f"a quantity of {system.name} (it needs the agent field 'x')", name, "certify"
+            )
+        sub = {
+            "center": np.full((p, p), 1.0 / p**2),
+            "spread": np.eye(p) - np.full((p, p), 1.0 / p),
+            "mean_square": np.eye(p) / p,
+        }[name]
         w[np.ix_(xs, xs)] += sub
     return w
 
@@ -158,8 +175,9 @@ def _scatter(local: np.ndarray, index: np.ndarray, size: int) -> sp.csr_matrix:
     return sp.csr_matrix((local[keep], (np.zeros(flat.size, dtype=int), flat)), shape=(1, size * size))
 
 
-def _interpolation_forms(c: np.ndarray, n: int, pairs: list[tuple[int, int | None]], coeff: list[np.ndarray] | None,
-                         lam: float, big_l: float) -> sp.csr_matrix:
+def _interpolation_forms(
+    c: np.ndarray, n: int, pairs: list[tuple[int, int | None]], coeff: list[np.ndarray] | None, lam: float, big_l: float
+) -> sp.csr_matrix:
     r"""Sparse rows of :math:`\varphi,\psi` (``pair_forms``) for each pair, on :math:`(\boldsymbol\xi,\mathbf u)`.
 
     Each pair's forms involve only the state coordinates its two gradient points read and its two inputs, so
@@ -180,8 +198,9 @@ def _interpolation_forms(c: np.ndarray, n: int, pairs: list[tuple[int, int | Non
     return out
 
 
-def _energy(a: np.ndarray, b: np.ndarray, c: np.ndarray, noise: np.ndarray, discrete: bool, lam: float,
-            big_l: float) -> tuple[np.ndarray, float, np.ndarray]:
+def _energy(
+    a: np.ndarray, b: np.ndarray, c: np.ndarray, noise: np.ndarray, discrete: bool, lam: float, big_l: float
+) -> tuple[np.ndarray, float, np.ndarray]:
     r"""The function-value part :math:`c\sum_i(f(\mathbf y^i)-f^*)` of :math:`V` (continuous time only): its drift
     form, Itô cost and floor, as in :mod:`quorumsgd.bounds.sdp.certificate` (``energy_form``, ``energy_noise``,
     ``energy_floor``)."""
@@ -192,8 +211,9 @@ def _energy(a: np.ndarray, b: np.ndarray, c: np.ndarray, noise: np.ndarray, disc
     return energy_form(sys_), energy_noise(sys_, big_l), energy_floor(sys_, lam)
 
 
-def _blocks(system: AgentSystem, symmetry: str, quantity: tuple[str, ...], lam: float, big_l: float, pairs: str
-            ) -> list[_Block]:
+def _blocks(
+    system: AgentSystem, symmetry: str, quantity: tuple[str, ...], lam: float, big_l: float, pairs: str
+) -> list[_Block]:
     w_full = quantity_matrix(quantity, system)
     p = system.n_agents
     single = big_l - lam <= 1e-12 * big_l
@@ -225,8 +245,9 @@ def _blocks(system: AgentSystem, symmetry: str, quantity: tuple[str, ...], lam: 
                     rows += [g * base for g in mode.pair_weights]
                 forms.append(sp.vstack(rows, format="csr"))
         en = [_energy(a[s], b[s], c[s], noise[s], system.discrete, lam, big_l) for s in range(system.period)]
-        out.append(_Block(mode, a, b, c, noise, w, forms, np.stack([x[0] for x in en]),
-                          np.array([x[1] for x in en]), en[0][2]))
+        out.append(
+            _Block(mode, a, b, c, noise, w, forms, np.stack([x[0] for x in en]), np.array([x[1] for x in en]), en[0][2])
+        )
     return out
 
 
@@ -250,8 +271,9 @@ def _mu_layout(blocks: list[_Block], period: int) -> tuple[list[int], int]:
     return offsets, int(offsets[-1]) + 1
 
 
-def _solve(blocks: list[_Block], discrete: bool, period: int, noise_scale: float, solver: str, margin: float
-           ) -> tuple[str, list[np.ndarray], np.ndarray] | None:
+def _solve(
+    blocks: list[_Block], discrete: bool, period: int, noise_scale: float, solver: str, margin: float
+) -> tuple[str, list[np.ndarray], np.ndarray] | None:
     import cvxpy as cp
 
     offsets, n_mu = _mu_layout(blocks, period)
@@ -270,8 +292,9 @@ def _solve(blocks: list[_Block], discrete: bool, period: int, noise_scale: float
             forms = blk.forms[s]
             total = f + lyap
             if forms.shape[0]:
-                total = total + cp.reshape(cp.Constant(forms.T.tocsc()) @ mu[offsets[s]:offsets[s + 1]], (n + m, n + m),
-                                           order="C")
+                total = total + cp.reshape(
+                    cp.Constant(forms.T.tocsc()) @ mu[offsets[s] : offsets[s + 1]], (n + m, n + m), order="C"
+                )
             if not discrete:
                 total = total + mu[n_mu - 1] * blk.energy[s]
             total = 0.5 * (total + total.T)
@@ -299,8 +322,9 @@ def _solve(blocks: list[_Block], discrete: bool, period: int, noise_scale: float
     return str(problem.status), lyap, w_scale * np.clip(np.asarray(mu.value, dtype=float), 0.0, None)
 
 
-def _verify(blocks: list[_Block], discrete: bool, period: int, lyap: list[np.ndarray], mu: np.ndarray
-            ) -> tuple[float, float]:
+def _verify(
+    blocks: list[_Block], discrete: bool, period: int, lyap: list[np.ndarray], mu: np.ndarray
+) -> tuple[float, float]:
     """Independent numpy check of every LMI and of V >= 0, rebuilt from the systems (not the solver's data)."""
     offsets, n_mu = _mu_layout(blocks, period)
     worst_m, worst_p = -np.inf, np.inf
@@ -311,7 +335,7 @@ def _verify(blocks: list[_Block], discrete: bool, period: int, lyap: list[np.nda
             total = _lyapunov_form(blk, s, p_now, p_next, discrete, False)
             total[:n, :n] += blk.w
             if blk.forms[s].shape[0]:
-                total += (blk.forms[s].T @ mu[offsets[s]:offsets[s + 1]]).reshape(n + m, n + m)
+                total += (blk.forms[s].T @ mu[offsets[s] : offsets[s + 1]]).reshape(n + m, n + m)
             if not discrete:
                 total += mu[n_mu - 1] * blk.energy[s]
             worst_m = max(worst_m, float(np.linalg.eigvalsh(0.5 * (total + total.T))[-1]))
@@ -319,8 +343,9 @@ def _verify(blocks: list[_Block], discrete: bool, period: int, lyap: list[np.nda
     return worst_m, worst_p
 
 
-def _value(blocks: list[_Block], discrete: bool, period: int, noise_scale: float, lyap: list[np.ndarray],
-           mu: np.ndarray) -> tuple[float, list[float]]:
+def _value(
+    blocks: list[_Block], discrete: bool, period: int, noise_scale: float, lyap: list[np.ndarray], mu: np.ndarray
+) -> tuple[float, list[float]]:
     shares = []
     for blk, ph in zip(blocks, lyap, strict=True):
         total = 0.0
@@ -340,8 +365,12 @@ def _check_class(strong_convexity: Any, smoothness: Any, where: str) -> tuple[fl
     if not np.isfinite(big_l) or big_l <= 0:
         raise InvalidParameter("smoothness", "be > 0 (the class S(lambda, L) needs L)", smoothness, where)
     if lam > big_l:
-        raise HypothesisViolation(where, "strong_convexity <= smoothness (a nonempty class S(lambda, L))",
-                                  "Def 2.1-2.2", f"strong_convexity={lam:.6g}, smoothness={big_l:.6g}")
+        raise HypothesisViolation(
+            where,
+            "strong_convexity <= smoothness (a nonempty class S(lambda, L))",
+            "Def 2.1-2.2",
+            f"strong_convexity={lam:.6g}, smoothness={big_l:.6g}",
+        )
     return lam, big_l
 
 
@@ -352,15 +381,30 @@ def resolve_symmetry(system: AgentSystem, symmetry: str, where: str = "certify")
     if symmetry == "auto":
         return detect_symmetry(system)
     if symmetry in ("permutation", "circulant") and not equivariant(system, symmetry):
-        raise InvalidParameter("symmetry", f"a group {system.name}'s linear map commutes with ({symmetry!r} assumes "
-                               "the agents exchangeable that way, and its coupling is not; use 'auto' or 'none')",
-                               symmetry, where)
+        raise InvalidParameter(
+            "symmetry",
+            f"a group {system.name}'s linear map commutes with ({symmetry!r} assumes "
+            "the agents exchangeable that way, and its coupling is not; use 'auto' or 'none')",
+            symmetry,
+            where,
+        )
     return symmetry
 
 
-def certify(alg: Any, quantity: str | tuple[str, ...] = "center", *, strong_convexity: float, smoothness: float,
-            n_agents: int, sigma2: float, batch_size: float = 1.0, lr: float | None = None,
-            symmetry: str = "auto", pairs: str = "all", solver: str = "CLARABEL") -> AlgorithmCertificate:
+def certify(
+    alg: Any,
+    quantity: str | tuple[str, ...] = "center",
+    *,
+    strong_convexity: float,
+    smoothness: float,
+    n_agents: int,
+    sigma2: float,
+    batch_size: float = 1.0,
+    lr: float | None = None,
+    symmetry: str = "auto",
+    pairs: str = "all",
+    solver: str = "CLARABEL",
+) -> AlgorithmCertificate:
     r"""The SDP certificate of ``quantity`` for ``alg`` over :math:`\mathcal S(\lambda,L)` (module docstring).
 
     Args:
@@ -403,8 +447,9 @@ def certify(alg: Any, quantity: str | tuple[str, ...] = "center", *, strong_conv
         noise_scale = float(sigma2) / float(batch_size)
     else:
         if lr is None or not float(lr) > 0:
-            raise InvalidParameter("lr", "be > 0 for a continuous algorithm (the SDE noise sqrt(lr / batch_size))", lr,
-                                   where)
+            raise InvalidParameter(
+                "lr", "be > 0 for a continuous algorithm (the SDE noise sqrt(lr / batch_size))", lr, where
+            )
         noise_scale = float(lr) * float(sigma2) / float(batch_size)
     used = resolve_symmetry(system, symmetry, where)
     blocks = _blocks(system, used, quantity, lam, big_l, pairs)
@@ -414,12 +459,14 @@ def certify(alg: Any, quantity: str | tuple[str, ...] = "center", *, strong_conv
             status, lyap, mu = _solve(blocks, system.discrete, system.period, noise_scale, name, margin)
             statuses.append(f"{name}:{status}")
             if status in ("infeasible", "infeasible_inaccurate") and margin == 1e-7:
-                status0, lyap0, _ = _solve(blocks, system.discrete, system.period, noise_scale, name, 0.0)
+                status0, _, _ = _solve(blocks, system.discrete, system.period, noise_scale, name, 0.0)
                 if status0 in ("infeasible", "infeasible_inaccurate"):
-                    raise SDPInfeasible(f"{where}: no quadratic certificate exists (solver status infeasible): the "
-                                        "algorithm is not mean-square stable for some f in S(strong_convexity, "
-                                        f"smoothness) with these parameters ({system.name}, p={n_agents}, "
-                                        f"lambda={lam:g}, L={big_l:g})")
+                    raise SDPInfeasible(
+                        f"{where}: no quadratic certificate exists (solver status infeasible): the "
+                        "algorithm is not mean-square stable for some f in S(strong_convexity, "
+                        f"smoothness) with these parameters ({system.name}, p={n_agents}, "
+                        f"lambda={lam:g}, L={big_l:g})"
+                    )
                 break
             if not lyap:
                 continue
@@ -428,15 +475,30 @@ def certify(alg: Any, quantity: str | tuple[str, ...] = "center", *, strong_conv
                 second, shares = _value(blocks, system.discrete, system.period, noise_scale, lyap, mu)
                 first = all(q in _FIRST_MOMENT for q in quantity)
                 return AlgorithmCertificate(
-                    algorithm=system.name, quantity=quantity, second_moment=second,
-                    value=float(np.sqrt(second)) if first else second, symmetry=used,
+                    algorithm=system.name,
+                    quantity=quantity,
+                    second_moment=second,
+                    value=float(np.sqrt(second)) if first else second,
+                    symmetry=used,
                     modes=tuple((b.mode.label, sh) for b, sh in zip(blocks, shares, strict=True)),
-                    lyapunov=tuple(lyap), multipliers=mu, max_eigenvalue=worst_m, min_lyapunov_eigenvalue=worst_p,
-                    period=system.period, solver=name, status=status, verified=True,
-                    parameters={"strong_convexity": lam, "smoothness": big_l, "n_agents": float(n_agents),
-                                "sigma2": float(sigma2), "batch_size": float(batch_size),
-                                **({} if lr is None else {"lr": float(lr)})},
-                    mode_eigenvalues=tuple(b.mode.eigenvalue for b in blocks))
+                    lyapunov=tuple(lyap),
+                    multipliers=mu,
+                    max_eigenvalue=worst_m,
+                    min_lyapunov_eigenvalue=worst_p,
+                    period=system.period,
+                    solver=name,
+                    status=status,
+                    verified=True,
+                    parameters={
+                        "strong_convexity": lam,
+                        "smoothness": big_l,
+                        "n_agents": float(n_agents),
+                        "sigma2": float(sigma2),
+                        "batch_size": float(batch_size),
+                        **({} if lr is None else {"lr": float(lr)}),
+                    },
+                    mode_eigenvalues=tuple(b.mode.eigenvalue for b in blocks),
+                )
     raise SDPSolverError(f"{where}: no verified certificate (solver attempts: {', '.join(statuses)})")
 
 

@@ -73,11 +73,14 @@ class ContractionCertificate:
 
 def _sector(c: np.ndarray, n: int, lam: float, big_l: float) -> list[np.ndarray]:
     """Per agent input i, the sector form (lambda+L) phi_i over (xi, u)."""
-    return [(lam + big_l) * pair_forms(c, i, None, strong_convexity=lam, smoothness=big_l)[0] for i in range(c.shape[0])]
+    return [
+        (lam + big_l) * pair_forms(c, i, None, strong_convexity=lam, smoothness=big_l)[0] for i in range(c.shape[0])
+    ]
 
 
-def _feasible(a: np.ndarray, b: np.ndarray, c: np.ndarray, rate: float, discrete: bool, lam: float, big_l: float,
-              shared: bool) -> list[np.ndarray] | None:
+def _feasible(
+    a: np.ndarray, b: np.ndarray, c: np.ndarray, rate: float, discrete: bool, lam: float, big_l: float, shared: bool
+) -> list[np.ndarray] | None:
     import cvxpy as cp
 
     period, n, m = a.shape[0], a.shape[1], b.shape[2]
@@ -108,8 +111,16 @@ def _feasible(a: np.ndarray, b: np.ndarray, c: np.ndarray, rate: float, discrete
     return [np.asarray(mm.value, dtype=float) for mm in ms]
 
 
-def _verified(a: np.ndarray, b: np.ndarray, c: np.ndarray, metrics: list[np.ndarray], rate: float, discrete: bool,
-              lam: float, big_l: float) -> bool:
+def _verified(
+    a: np.ndarray,
+    b: np.ndarray,
+    c: np.ndarray,
+    metrics: list[np.ndarray],
+    rate: float,
+    discrete: bool,
+    lam: float,
+    big_l: float,
+) -> bool:
     """numpy check: M > 0 and the LMI holds at the vertices h in {lambda, L} of every agent's Hessian, per phase, and
     with the multipliers re-fitted (the S-procedure LMI itself is rechecked by the solve; here the dynamics)."""
     period = a.shape[0]
@@ -128,8 +139,9 @@ def _verified(a: np.ndarray, b: np.ndarray, c: np.ndarray, metrics: list[np.ndar
     return True
 
 
-def _best_rate(a: np.ndarray, b: np.ndarray, c: np.ndarray, discrete: bool, lam: float, big_l: float, shared: bool,
-               tol: float) -> tuple[float, list[np.ndarray]] | None:
+def _best_rate(
+    a: np.ndarray, b: np.ndarray, c: np.ndarray, discrete: bool, lam: float, big_l: float, shared: bool, tol: float
+) -> tuple[float, list[np.ndarray]] | None:
     """Bisection on the feasibility LMI; bracket from the two extreme quadratics (no metric beats them)."""
     period = a.shape[0]
     if discrete:
@@ -173,8 +185,9 @@ def _best_rate(a: np.ndarray, b: np.ndarray, c: np.ndarray, discrete: bool, lam:
     return lo, best
 
 
-def certify(alg: Any, *, strong_convexity: float, smoothness: float, n_agents: int, symmetry: str = "auto",
-            tol: float = 1e-4) -> ContractionCertificate:
+def certify(
+    alg: Any, *, strong_convexity: float, smoothness: float, n_agents: int, symmetry: str = "auto", tol: float = 1e-4
+) -> ContractionCertificate:
     r"""The best constant contraction metric of ``alg`` over :math:`\mathcal S(\lambda,L)` (module docstring).
 
     Raises:
@@ -193,14 +206,17 @@ def certify(alg: Any, *, strong_convexity: float, smoothness: float, n_agents: i
         a, b, c, _ = restrict(system, mode, where)
         found = _best_rate(a, b, c, system.discrete, lam, big_l, mode.w is not None, tol)
         if found is None or not _verified(a, b, c, found[1], found[0], system.discrete, lam, big_l):
-            raise NotContracting(f"{where}: no constant metric certifies contraction of the {mode.label} mode over "
-                                 f"S({lam:g}, {big_l:g}) with p={n_agents}")
+            raise NotContracting(
+                f"{where}: no constant metric certifies contraction of the {mode.label} mode over "
+                f"S({lam:g}, {big_l:g}) with p={n_agents}"
+            )
         rates.append((mode.label, found[0]))
         metrics.append(np.stack(found[1]))
         chis.append(max(float(np.sqrt(np.linalg.eigvalsh(mm)[-1] / np.linalg.eigvalsh(mm)[0])) for mm in found[1]))
     rate = max(r for _, r in rates) if system.discrete else min(r for _, r in rates)
-    return ContractionCertificate(system.name, rate, tuple(rates), tuple(metrics), max(chis), used, system.discrete,
-                                  system.period, True)
+    return ContractionCertificate(
+        system.name, rate, tuple(rates), tuple(metrics), max(chis), used, system.discrete, system.period, True
+    )
 
 
 __all__ = ["ContractionCertificate", "NotContracting", "certify"]

@@ -68,26 +68,63 @@ class HuntResult:
         return max(self.cases, key=lambda c: c["tightness"])
 
     def to_dict(self) -> dict[str, Any]:
-        return {"certificate": self.certificate.to_dict(), "cases": self.cases, "best": self.best,
-                "violations": self.violations}
+        return {
+            "certificate": self.certificate.to_dict(),
+            "cases": self.cases,
+            "best": self.best,
+            "violations": self.violations,
+        }
 
 
-def _draw(rng: np.random.Generator, dims: tuple[int, ...], lam: float, big_l: float, families: tuple[str, ...],
-          noises: tuple[str, ...], sigma2: float) -> dict[str, Any]:
-    return {"family": str(rng.choice(families)), "dim": int(rng.choice(dims)), "strong_convexity": lam,
-            "curvature": float((big_l - lam) * rng.uniform(0.2, 1.0)), "width": float(rng.uniform(0.1, 2.0)),
-            "shift": float(rng.uniform(-2.0, 2.0)), "pieces": float(rng.uniform(0.3, 1.0)),
-            "angle": float(rng.uniform(0, np.pi)), "rotation_seed": int(rng.integers(0, 1000)),
-            "noise": str(rng.choice(noises)), "sigma2": sigma2, "anisotropy": float(rng.uniform(0.0, 0.9)),
-            "modulation": float(rng.uniform(0.0, 0.9)), "noise_length": float(rng.uniform(0.3, 2.0))}
+def _draw(
+    rng: np.random.Generator,
+    dims: tuple[int, ...],
+    lam: float,
+    big_l: float,
+    families: tuple[str, ...],
+    noises: tuple[str, ...],
+    sigma2: float,
+) -> dict[str, Any]:
+    return {
+        "family": str(rng.choice(families)),
+        "dim": int(rng.choice(dims)),
+        "strong_convexity": lam,
+        "curvature": float((big_l - lam) * rng.uniform(0.2, 1.0)),
+        "width": float(rng.uniform(0.1, 2.0)),
+        "shift": float(rng.uniform(-2.0, 2.0)),
+        "pieces": float(rng.uniform(0.3, 1.0)),
+        "angle": float(rng.uniform(0, np.pi)),
+        "rotation_seed": int(rng.integers(0, 1000)),
+        "noise": str(rng.choice(noises)),
+        "sigma2": sigma2,
+        "anisotropy": float(rng.uniform(0.0, 0.9)),
+        "modulation": float(rng.uniform(0.0, 0.9)),
+        "noise_length": float(rng.uniform(0.3, 2.0)),
+    }
 
 
-def hunt_algorithm(alg: ContinuousAlgorithm | DiscreteAlgorithm, quantity: str | tuple[str, ...] = "center", *,
-                   strong_convexity: float, smoothness: float, n_agents: int, sigma2: float, batch_size: float = 1.0,
-                   lr: float | None = None, budget: int = 8, seed: int = 0, sims: int = 128, steps: int = 2000,
-                   dt: float | None = None, dims: tuple[int, ...] = (1, 2), families: tuple[str, ...] = FAMILIES,
-                   noises: tuple[str, ...] = NOISES, allowance: float | None = None, confidence: float = 0.99,
-                   progress: Any = None) -> HuntResult:
+def hunt_algorithm(
+    alg: ContinuousAlgorithm | DiscreteAlgorithm,
+    quantity: str | tuple[str, ...] = "center",
+    *,
+    strong_convexity: float,
+    smoothness: float,
+    n_agents: int,
+    sigma2: float,
+    batch_size: float = 1.0,
+    lr: float | None = None,
+    budget: int = 8,
+    seed: int = 0,
+    sims: int = 128,
+    steps: int = 2000,
+    dt: float | None = None,
+    dims: tuple[int, ...] = (1, 2),
+    families: tuple[str, ...] = FAMILIES,
+    noises: tuple[str, ...] = NOISES,
+    allowance: float | None = None,
+    confidence: float = 0.99,
+    progress: Any = None,
+) -> HuntResult:
     r"""Certify ``alg`` once, then measure ``budget`` drawn cases against the certificate (module docstring).
 
     ``steps`` are iterations (discrete) or Euler steps of length ``dt`` (continuous, default ``0.02 / L``); the
@@ -108,8 +145,16 @@ def hunt_algorithm(alg: ContinuousAlgorithm | DiscreteAlgorithm, quantity: str |
     if bad:
         raise InvalidParameter("families/noises", f"names in {FAMILIES} / {NOISES}", bad, where)
     quantity = (quantity,) if isinstance(quantity, str) else tuple(quantity)
-    cert = certify(alg, quantity, strong_convexity=strong_convexity, smoothness=smoothness, n_agents=n_agents,
-                   sigma2=sigma2, batch_size=batch_size, lr=lr)
+    cert = certify(
+        alg,
+        quantity,
+        strong_convexity=strong_convexity,
+        smoothness=smoothness,
+        n_agents=n_agents,
+        sigma2=sigma2,
+        batch_size=batch_size,
+        lr=lr,
+    )
     discrete = isinstance(alg, DiscreteAlgorithm)
     if not discrete:
         dt = 0.02 / float(smoothness) if dt is None else float(dt)
@@ -118,18 +163,38 @@ def hunt_algorithm(alg: ContinuousAlgorithm | DiscreteAlgorithm, quantity: str |
     result = HuntResult(cert)
     stat = ("certified", _measure(quantity))
     for index in range(int(budget)):
-        case = _draw(rng, tuple(dims), float(strong_convexity), float(smoothness), tuple(families), tuple(noises),
-                     float(sigma2))
+        case = _draw(
+            rng, tuple(dims), float(strong_convexity), float(smoothness), tuple(families), tuple(noises), float(sigma2)
+        )
         objective = build_objective(case)
         noise = build_noise(case, objective)
-        run = run_ensemble(alg, objective, noise, n_agents=n_agents, sims=sims, steps=steps, dt=dt,
-                           lr=None if discrete else lr, batch_size=batch_size, x0=objective.minimizer,
-                           burn_in=steps // 2, stats=[stat], time_batches=1, confidence=confidence,
-                           seed=seed * 100_003 + index)
+        run = run_ensemble(
+            alg,
+            objective,
+            noise,
+            n_agents=n_agents,
+            sims=sims,
+            steps=steps,
+            dt=dt,
+            lr=None if discrete else lr,
+            batch_size=batch_size,
+            x0=objective.minimizer,
+            burn_in=steps // 2,
+            stats=[stat],
+            time_batches=1,
+            confidence=confidence,
+            seed=seed * 100_003 + index,
+        )
         s = run.stationary["certified"]
-        out = {"case": case, "measured": float(s.mean), "lower_confidence": float(s.lcb),
-               "upper_confidence": float(s.ucb), "certificate": cert.second_moment,
-               "tightness": float(s.mean) / cert.second_moment, "diverged": int(run.diverged.sum())}
+        out = {
+            "case": case,
+            "measured": float(s.mean),
+            "lower_confidence": float(s.lcb),
+            "upper_confidence": float(s.ucb),
+            "certificate": cert.second_moment,
+            "tightness": float(s.mean) / cert.second_moment,
+            "diverged": int(run.diverged.sum()),
+        }
         result.cases.append(out)
         if out["diverged"] or s.lcb > cert.second_moment * (1.0 + allow):
             result.violations.append(out)
@@ -161,11 +226,13 @@ def load_algorithm(spec: str, n_agents: int, where: str = "hunt --algorithm") ->
     try:
         alg = obj(n_agents=n_agents) if takes_n else obj()
     except TypeError as err:
-        raise InvalidParameter("--algorithm", "be callable with no arguments (or with n_agents=)", f"{spec}: {err}",
-                               where) from None
+        raise InvalidParameter(
+            "--algorithm", "be callable with no arguments (or with n_agents=)", f"{spec}: {err}", where
+        ) from None
     if not isinstance(alg, (ContinuousAlgorithm, DiscreteAlgorithm)):
-        raise InvalidParameter("--algorithm", "build a ContinuousAlgorithm or DiscreteAlgorithm",
-                               type(alg).__name__, where)
+        raise InvalidParameter(
+            "--algorithm", "build a ContinuousAlgorithm or DiscreteAlgorithm", type(alg).__name__, where
+        )
     return alg
 
 
@@ -178,18 +245,28 @@ def run_cli(spec: str, quantity: str, *, fixed: dict[str, Any], budget: int, see
     alg = load_algorithm(spec, n_agents)
     big_l = lam + float(fixed.get("curvature", 1.5))
     discrete = isinstance(alg, DiscreteAlgorithm)
-    result = hunt_algorithm(alg, tuple(quantity.split("+")), strong_convexity=lam, smoothness=big_l,
-                            n_agents=n_agents, sigma2=float(fixed.get("sigma2", 1.0)),
-                            batch_size=float(fixed.get("batch_size", 1)),
-                            lr=None if discrete else float(fixed.get("lr", 0.1)), budget=budget, seed=seed)
+    result = hunt_algorithm(
+        alg,
+        tuple(quantity.split("+")),
+        strong_convexity=lam,
+        smoothness=big_l,
+        n_agents=n_agents,
+        sigma2=float(fixed.get("sigma2", 1.0)),
+        batch_size=float(fixed.get("batch_size", 1)),
+        lr=None if discrete else float(fixed.get("lr", 0.1)),
+        budget=budget,
+        seed=seed,
+    )
     if json_:
         print(json.dumps(result.to_dict()))
     else:
         best = result.best
-        print(f"{spec} ({quantity}, p={n_agents}, S({lam:g}, {big_l:g})): certificate {result.certificate.second_moment:.6g} "
-              f"[{result.certificate.symmetry}]; worst of {len(result.cases)} cases: measured {best['measured']:.6g} "
-              f"(lcb {best['lower_confidence']:.6g}), tightness {best['tightness']:.4f}; "
-              f"{len(result.violations)} violation(s)")
+        print(
+            f"{spec} ({quantity}, p={n_agents}, S({lam:g}, {big_l:g})): certificate {result.certificate.second_moment:.6g} "
+            f"[{result.certificate.symmetry}]; worst of {len(result.cases)} cases: measured {best['measured']:.6g} "
+            f"(lcb {best['lower_confidence']:.6g}), tightness {best['tightness']:.4f}; "
+            f"{len(result.violations)} violation(s)"
+        )
     return 1 if result.violations else 0
 
 

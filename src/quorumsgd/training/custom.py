@@ -35,14 +35,20 @@ from quorumsgd.training.engine import Trainer
 class CustomTrainer(Trainer):
     """:class:`~quorumsgd.training.engine.Trainer` with ``algorithm`` as the update rule (module docstring)."""
 
-    def __init__(self, config: TrainConfig, algorithm: DiscreteAlgorithm, out_dir: str | Path | None = None,
-                 **kwargs: Any):
+    def __init__(
+        self, config: TrainConfig, algorithm: DiscreteAlgorithm, out_dir: str | Path | None = None, **kwargs: Any
+    ):
         if not isinstance(algorithm, DiscreteAlgorithm):
-            raise InvalidParameter("algorithm", "a DiscreteAlgorithm (training runs iterations, not drifts)",
-                                   type(algorithm).__name__, "train")
+            raise InvalidParameter(
+                "algorithm",
+                "a DiscreteAlgorithm (training runs iterations, not drifts)",
+                type(algorithm).__name__,
+                "train",
+            )
         if config.algo == "sdqsgd":
-            raise InvalidParameter("algo", "not sdqsgd (its gain schedule would be fed to your algorithm)",
-                                   config.algo, "train")
+            raise InvalidParameter(
+                "algo", "not sdqsgd (its gain schedule would be fed to your algorithm)", config.algo, "train"
+            )
         super().__init__(config, out_dir, **kwargs)
         self.iteration = algorithm  # type: ignore[assignment]
         self.kind = "elastic" if "quorum" in algorithm.state_fields else "mean"
@@ -63,8 +69,9 @@ class CustomTrainer(Trainer):
         return out
 
 
-def train_algorithm(algorithm: DiscreteAlgorithm, config: TrainConfig, out_dir: str | Path | None = None,
-                    resume: bool = False) -> dict[str, Any]:
+def train_algorithm(
+    algorithm: DiscreteAlgorithm, config: TrainConfig, out_dir: str | Path | None = None, resume: bool = False
+) -> dict[str, Any]:
     """Train ``config.n_agents`` agents with ``algorithm``; returns the results dict (``"algorithm"`` added)."""
     return CustomTrainer(config, algorithm, out_dir).run(resume=resume)
 
