@@ -8,7 +8,7 @@ Example:
     >>> find("thm5.1").stem, find("thm5_1").name
     ('thm5_1', 'thm5.1')
     >>> len(NOTEBOOKS)
-    17
+    18
 """
 
 from __future__ import annotations
@@ -64,8 +64,12 @@ NOTEBOOKS: tuple[ProofNotebook, ...] = (
     # Not a result of the paper: the toolkit's certificate over the whole class, beside (47), (51), (54).
     ProofNotebook("sdp", "Certified worst case over S(λ, L): SDP certificates",
                   "Sec. 5, (47), (51), (54); (41), (3), (42)-(43)", True, _SDP_STATEMENT, "SDP certificate"),
+    # Beyond the paper: any algorithm defined in one class (gossip, local SGD, stale EASGD, a user's own).
+    ProofNotebook("own_algorithm", "Your own algorithm: certify, contract, simulate, hunt",
+                  "beyond the paper (Sec. 5's SDP for any coupling)", True, _SDP_STATEMENT, "Your own algorithm"),
 )
-"""Every proof notebook: one per result of :mod:`quorumsgd.bounds.registry`, in the paper's order, then the SDP certificate."""
+"""Every proof notebook: one per result of :mod:`quorumsgd.bounds.registry`, in the paper's order, then the SDP
+certificate and "Your own algorithm"."""
 
 
 def find(name: str) -> ProofNotebook:
