@@ -300,6 +300,8 @@ def equivariant(system: AgentSystem, symmetry: str, tol: float = 1e-10) -> bool:
 def detect_symmetry(system: AgentSystem) -> str:
     """The largest group the system is equivariant under (``"permutation"``, ``"circulant"``); otherwise the full
     problem (``"none"``) up to :data:`FULL_MAX_AGENTS` agents and ``"spectral"`` beyond, where it applies."""
+    if system.n_agents < 2:
+        return "none"  # one agent: the full problem is the smallest
     for symmetry in ("permutation", "circulant"):
         if equivariant(system, symmetry):
             return symmetry
@@ -363,6 +365,8 @@ class Mode:
     embedding: np.ndarray
     inputs: np.ndarray
     eigenvalue: float = float("nan")
+    copies: tuple[np.ndarray, ...] = ()
+    """Orthonormal agent vectors of every copy of the mode (``multiplicity`` of them; the first is ``w``)."""
 
 
 def pair_classes(symmetry: str, n_agents: int) -> list[list[tuple[int, int]]]:
@@ -386,6 +390,8 @@ def modes(system: AgentSystem, symmetry: str) -> list[Mode]:
     if symmetry == "permutation":
         w = [np.full(p, 1 / np.sqrt(p)), np.r_[1.0, -1.0, np.zeros(p - 2)] / np.sqrt(2)]
         labels, mult = ["consensus", "disagreement"], [1, p - 1]
+        q, _ = np.linalg.qr(np.column_stack([w[0], w[1], np.eye(p)[:, 2:]]))
+        copies = [[w[0]], [w[1], *(q[:, j] for j in range(2, p))]]
     elif symmetry == "spectral":
         basis = spectral_basis(system)
         if basis is None:
@@ -397,36 +403,46 @@ def modes(system: AgentSystem, symmetry: str) -> list[Mode]:
                 "certify",
             )
         w, labels, mult = list(basis.T), ["consensus", *(f"mode {k}" for k in range(1, p))], [1] * p
+        copies = [[v] for v in w]
     elif symmetry == "circulant":
-        w, labels, mult = [], [], []
+        w, labels, mult, copies = [], [], [], []
         for k in range(p // 2 + 1):
             v = np.cos(2 * np.pi * k * np.arange(p) / p)
             w.append(v / np.linalg.norm(v))
             labels.append("consensus" if k == 0 else f"fourier {k}")
             mult.append(1 if k == 0 or 2 * k == p else 2)
+            sine = np.sin(2 * np.pi * k * np.arange(p) / p)
+            copies.append([w[-1]] + ([sine / np.linalg.norm(sine)] if mult[-1] == 2 else []))
     else:
         raise InvalidParameter("symmetry", f"one of {', '.join(SYMMETRIES)}", symmetry, "certify")
     classes = pair_classes("permutation" if symmetry == "spectral" else symmetry, p)
     xs = [i for i, co in enumerate(system.coords) if co[0] == system.fields[0] and co[1] is not None]
     out = []
-    for wk, label, m in zip(w, labels, mult, strict=True):
+    for wk, label, m, cp in zip(w, labels, mult, copies, strict=True):
         # the first agent field's self-map on this mode, w^T A_xx w: a mixing eigenvalue for gossip
         eigenvalue = float(wk @ system.a[0][np.ix_(xs, xs)] @ wk) if xs else float("nan")
-        trivial = np.allclose(wk, wk[0])
-        cols = []
-        for f in system.fields:
-            rows = [i for i, co in enumerate(system.coords) if co[0] == f]
-            if system.coords[rows[0]][1] is None:
-                if trivial:
-                    cols.extend(np.eye(n)[:, [r]] for r in rows)
-                continue
-            col = np.zeros((n, 1))
-            for r in rows:
-                col[r, 0] = wk[system.coords[r][1]]
-            cols.append(col)
         gamma = np.array([sum((wk[i] - wk[j]) ** 2 for i, j in cl) for cl in classes])
-        out.append(Mode(label, wk, m, gamma, np.hstack(cols), wk[:, None], eigenvalue))
+        out.append(Mode(label, wk, m, gamma, embedding(system, wk), wk[:, None], eigenvalue, tuple(cp)))
     return out
+
+
+def embedding(system: AgentSystem, w: np.ndarray) -> np.ndarray:
+    """The state columns ``(n, n_k)`` of a mode with agent vector ``w``: one per agent field, plus the agent-free
+    fields when ``w`` is the consensus vector (they only couple to it)."""
+    n = system.n_state
+    trivial = np.allclose(w, w[0])
+    cols = []
+    for f in system.fields:
+        rows = [i for i, co in enumerate(system.coords) if co[0] == f]
+        if system.coords[rows[0]][1] is None:
+            if trivial:
+                cols.extend(np.eye(n)[:, [r]] for r in rows)
+            continue
+        col = np.zeros((n, 1))
+        for r in rows:
+            col[r, 0] = w[system.coords[r][1]]
+        cols.append(col)
+    return np.hstack(cols)
 
 
 def restrict(system: AgentSystem, mode: Mode, where: str = "certify") -> tuple[np.ndarray, ...]:
@@ -466,6 +482,7 @@ __all__ = [
     "Symmetry",
     "agent_system",
     "detect_symmetry",
+    "embedding",
     "equivariant",
     "generators",
     "modes",

@@ -47,8 +47,10 @@ from quorumsgd.algorithms.agent_system import (
     Mode,
     agent_system,
     detect_symmetry,
+    embedding,
     equivariant,
     modes,
+    pair_classes,
     restrict,
 )
 from quorumsgd.bounds.sdp.certificate import SDPInfeasible, SDPSolverError
@@ -83,6 +85,8 @@ class AlgorithmCertificate:
         lyapunov: per block, the phases' :math:`\mathbf P_s` ``(H, n_k, n_k)``; ``multipliers``: :math:`\mu`.
         max_eigenvalue, min_lyapunov_eigenvalue: the numpy check (<= 0 and >= 0).
         period: :math:`H`; ``solver``, ``status``; ``verified`` is True for every returned certificate.
+        full_check: largest eigenvalue of the full N-agent LMI assembled from a reduced certificate (``<= 0``; run
+            up to :data:`FULL_CHECK_MAX_AGENTS` agents, ``nan`` otherwise or for the full problem itself).
     """
 
     algorithm: str
@@ -101,6 +105,7 @@ class AlgorithmCertificate:
     verified: bool
     parameters: dict[str, float] = field(default_factory=dict)
     mode_eigenvalues: tuple[float, ...] = ()
+    full_check: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -114,6 +119,7 @@ class AlgorithmCertificate:
             "max_eigenvalue": self.max_eigenvalue,
             "min_lyapunov_eigenvalue": self.min_lyapunov_eigenvalue,
             "period": self.period,
+            "full_check": self.full_check,
             "solver": self.solver,
             "status": self.status,
             "verified": self.verified,
@@ -358,6 +364,50 @@ def _value(
     return float(sum(shares)), shares
 
 
+FULL_CHECK_MAX_AGENTS = 8
+"""Up to this many agents a reduced certificate is also checked on the assembled full N-agent LMI."""
+
+
+def full_check(
+    system: AgentSystem,
+    symmetry: str,
+    blocks: list[_Block],
+    lyap: list[np.ndarray],
+    mu: np.ndarray,
+    quantity: tuple[str, ...],
+    lam: float,
+    big_l: float,
+    pairs: str,
+) -> float:
+    r"""Largest eigenvalue of the *full* N-agent LMI rebuilt from a reduced certificate: :math:`\mathbf P` summed over
+    every copy of every mode, each pair of agents given its class's multiplier. <= 0 when the reduction is exact."""
+    full = _blocks(system, "none", quantity, lam, big_l, pairs)
+    period = system.period
+    p_full = np.zeros((period, system.n_state, system.n_state))
+    for blk, ph in zip(blocks, lyap, strict=True):
+        for w in blk.mode.copies:
+            e = embedding(system, w)
+            p_full += np.einsum("ij,sjk,lk->sil", e, ph, e)
+    p = system.n_agents
+    classes = pair_classes("permutation" if symmetry == "spectral" else symmetry, p)
+    class_of = {pair: c for c, members in enumerate(classes) for pair in members}
+    offsets, _ = _mu_layout(blocks, period)
+    full_mu: list[float] = []
+    for s in range(period):
+        red = mu[offsets[s] : offsets[s + 1]]
+        if red.size == 0:
+            continue
+        full_mu += [red[0], red[1]] * p
+        if pairs == "all":
+            for i in range(p):
+                for j in range(i + 1, p):
+                    c = class_of[(i, j)]
+                    full_mu += [red[2 + 2 * c], red[3 + 2 * c]]
+    full_mu.append(float(mu[-1]))
+    worst_m, _ = _verify(full, system.discrete, period, [p_full], np.asarray(full_mu))
+    return worst_m
+
+
 def _check_class(strong_convexity: Any, smoothness: Any, where: str) -> tuple[float, float]:
     lam, big_l = float(strong_convexity), float(smoothness)
     if not np.isfinite(lam) or lam <= 0:
@@ -378,7 +428,7 @@ def resolve_symmetry(system: AgentSystem, symmetry: str, where: str = "certify")
     """``auto``: the largest valid group; an explicit group is checked (one clear error if the coupling breaks it)."""
     if symmetry not in SYMMETRIES:
         raise InvalidParameter("symmetry", f"one of {', '.join(SYMMETRIES)}", symmetry, where)
-    if symmetry == "auto":
+    if symmetry == "auto" or system.n_agents < 2:
         return detect_symmetry(system)
     if symmetry in ("permutation", "circulant") and not equivariant(system, symmetry):
         raise InvalidParameter(
@@ -472,6 +522,15 @@ def certify(
                 continue
             worst_m, worst_p = _verify(blocks, system.discrete, system.period, lyap, mu)
             if worst_m <= 0.0 and worst_p >= 0.0:
+                check = float("nan")
+                if used != "none" and n_agents <= FULL_CHECK_MAX_AGENTS:
+                    check = full_check(system, used, blocks, lyap, mu, quantity, lam, big_l, pairs)
+                    if check > 1e-8 * max(1.0, max(float(np.abs(ph).max()) for ph in lyap)):
+                        # the reductions are exact (tested): reaching this is a defect, never a reported bound
+                        raise SDPSolverError(
+                            f"{where}: the {used}-reduced certificate fails the full {n_agents}-agent "
+                            f"LMI (largest eigenvalue {check:.3g}); this is a defect in quorumsgd"
+                        )
                 second, shares = _value(blocks, system.discrete, system.period, noise_scale, lyap, mu)
                 first = all(q in _FIRST_MOMENT for q in quantity)
                 return AlgorithmCertificate(
@@ -498,8 +557,18 @@ def certify(
                         **({} if lr is None else {"lr": float(lr)}),
                     },
                     mode_eigenvalues=tuple(b.mode.eigenvalue for b in blocks),
+                    full_check=check,
                 )
     raise SDPSolverError(f"{where}: no verified certificate (solver attempts: {', '.join(statuses)})")
 
 
-__all__ = ["PAIRS", "QUANTITIES", "AlgorithmCertificate", "certify", "quantity_matrix", "resolve_symmetry"]
+__all__ = [
+    "FULL_CHECK_MAX_AGENTS",
+    "PAIRS",
+    "QUANTITIES",
+    "AlgorithmCertificate",
+    "certify",
+    "full_check",
+    "quantity_matrix",
+    "resolve_symmetry",
+]
