@@ -393,7 +393,14 @@ def test_train_with_each_algorithm():
     from quorumsgd.training.custom import train_algorithm
 
     cfg = TrainConfig(
-        n_agents=4, epochs=1, widths=(4, 8, 8), batch_size=32, max_train=64, max_eval=32, on_divergence="stop"
+        n_agents=4,
+        epochs=1,
+        widths=(4, 8, 8),
+        batch_size=32,
+        max_train=64,
+        max_eval=32,
+        image_size=8,
+        on_divergence="stop",
     )
     for alg in (
         GossipIteration(lr=0.1, mixing=ring_mixing(4)),
