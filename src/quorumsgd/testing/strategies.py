@@ -1,5 +1,7 @@
 r"""Hypothesis strategies for valid parameter sets and problems (public API for property-based tests).
 
+Needs ``hypothesis`` (the ``[test]`` extra); the toolkit itself never imports this module.
+
 Every generated problem satisfies the hypotheses of the theorem it is drawn for (strong convexity, known
 :math:`Q` and :math:`\sigma^2`, synchronization conditions, Lemma 5.3's damping threshold) and is small
 enough to simulate in a fraction of a second. Lemma 3.1's bound (22) is *attained* by isotropic quadratics
@@ -20,7 +22,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import strategies as st
+try:
+    from hypothesis import strategies as st
+except ImportError as err:  # a test-only dependency: say how to get it, not a bare ModuleNotFoundError
+    raise ImportError(
+        "quorumsgd.testing.strategies needs hypothesis, a test dependency: pip install \"quorumsgd[test]\""
+    ) from err
 
 from quorumsgd.verify.problems import Problem, ProblemSpec
 
