@@ -18,8 +18,8 @@ import typer
 from quorumsgd.clikit import check_finite, dumps, make_app
 from quorumsgd.contraction import symbolic
 from quorumsgd.contraction.compare import EQUATION, compare, format_table
-from quorumsgd.contraction.symbolic import SYSTEMS
 from quorumsgd.contraction.lmi import SOLVERS, certify, metric_rate
+from quorumsgd.contraction.symbolic import SYSTEMS
 from quorumsgd.errors import InvalidParameter, QuorumSGDError
 from quorumsgd.parameters import validate_values
 

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from quorumsgd import bounds
-from quorumsgd.bounds.registry import CHECK_NAMES, REGISTRY, resolve
 from quorumsgd.algorithms import EASGD, QSGD, SDQSGD, SGD, MomentumQSGD, best_agent_gains
+from quorumsgd.bounds.registry import CHECK_NAMES, REGISTRY, resolve
 from quorumsgd.errors import InvalidParameter, QuorumSGDError
 from quorumsgd.simulate import burn_in_steps, run_ensemble, summarize
 from quorumsgd.simulate.control_variate import GAUSSIAN_FORMS, LinearizedControl
