@@ -110,8 +110,8 @@ class SDPTarget:
 
     algorithm: str
     quantity: tuple[str, ...]
-    continuous: Build
-    discrete: Build
+    continuous: Callable[[Mapping[str, Any]], Any]  # a Build for the paper's; any such callable for one's own
+    discrete: Callable[[Mapping[str, Any]], Any]
     parameters: tuple[str, ...]
     discrete_parameters: tuple[str, ...]
     discrete_equation: str

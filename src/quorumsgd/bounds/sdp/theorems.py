@@ -96,7 +96,8 @@ def _validated(th: SDPTheorem, discrete: bool, params: dict[str, Any]) -> dict[s
     where = f"{th.name} (method='sdp'{', discrete' if discrete else ''})"
     needed = th.discrete_parameters if discrete else th.parameters
     given = {k: v for k, v in params.items() if v is not None}
-    if th.name == "lemma3.1" and "strong_convexity" not in given and "lambda_max" in given:
+    # a bound stated with lambda_max (Lemma 3.1's (22)) certified over S(-lambda_max, L)
+    if "lambda_max" in th.ignored and "strong_convexity" not in given and "lambda_max" in given:
         lam_max = np.asarray(given["lambda_max"], dtype=float)
         if np.any(lam_max >= 0):
             raise HypothesisViolation(th.name, "lambda_max < 0 (a strongly convex class, strong_convexity = "
