@@ -56,8 +56,9 @@ from typing import Any
 import numpy as np
 
 from quorumsgd.bounds.sdp.interpolation import mode_forms, pair_forms
-from quorumsgd.bounds.sdp.problem import SOLVERS, Block, compiled, sym_basis
 from quorumsgd.bounds.sdp.system import Algorithm, LinearSystem, mode_system
+from quorumsgd.conic import Block, ConicResult, ConicSolverError, check_inequalities, solve_blocks, sym_basis
+from quorumsgd.conic.program import attempts, is_infeasible
 from quorumsgd.errors import InvalidParameter, QuorumSGDError
 
 TARGETS: tuple[str, ...] = ("center", "quorum", "center_velocity", "spread")
@@ -67,8 +68,9 @@ r"""Named second moments: :math:`\|\bar{\mathbf x}\|^2`, :math:`\|\tilde{\mathbf
 _TARGET_FIELD = {"center": "x", "quorum": "quorum", "center_velocity": "v", "spread": "x"}
 
 
-class SDPSolverError(QuorumSGDError):
-    """The conic solvers failed, or no solution passed the numpy verification (never reported as a bound)."""
+class SDPSolverError(ConicSolverError):
+    """The conic solvers failed, or no solution passed the numpy verification (never reported as a bound).
+    An internal numerical failure (exit code 3), not bad input."""
 
 
 class SDPInfeasible(QuorumSGDError):
@@ -78,7 +80,7 @@ class SDPInfeasible(QuorumSGDError):
 
 
 @dataclass(frozen=True, eq=False)
-class Certificate:
+class Certificate(ConicResult):
     r"""A verified certificate of :math:`\mathbb E\,\boldsymbol\xi^{\mathsf T}\mathbf W\boldsymbol\xi\le` ``second_moment``.
 
     Attributes:
@@ -98,16 +100,15 @@ class Certificate:
     multipliers: np.ndarray
     max_eigenvalue: float
     min_lyapunov_eigenvalue: float
-    solver: str
-    status: str
-    verified: bool
     full_check: float = float("nan")
+    tolerance: float = 0.0
     systems: tuple[LinearSystem, ...] = field(default=(), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"second_moment": self.second_moment, "solver": self.solver, "status": self.status,
                 "verified": self.verified, "max_eigenvalue": self.max_eigenvalue,
                 "min_lyapunov_eigenvalue": self.min_lyapunov_eigenvalue, "full_check": self.full_check,
+                "tolerance": self.tolerance,
                 "multipliers": self.multipliers.tolist(), "lyapunov": [p.tolist() for p in self.lyapunov]}
 
 
@@ -257,60 +258,53 @@ def _unpack(y: np.ndarray, s: int) -> np.ndarray:
 
 
 def _verify(blocks: list[Block], systems: list[LinearSystem], ys: list[np.ndarray], mu: np.ndarray
-            ) -> tuple[bool, float, float, list[np.ndarray], np.ndarray]:
-    """Independent numpy check: rebuild each LMI from (A, B, C, W, P, mu), not from the solver's data."""
+            ) -> tuple[bool, float, float, float, list[np.ndarray], np.ndarray]:
+    """Independent numpy check: rebuild each LMI from (A, B, C, W, P, mu), not from the solver's data, with the
+    tolerance of :func:`quorumsgd.conic.check_inequalities` (rounding, relative to the terms' scale)."""
     mu = np.clip(mu, 0.0, None)  # clipping tiny negative multipliers is itself a valid certificate change
     ps = [_unpack(y, b.s) for y, b in zip(ys, blocks, strict=True)]
-    worst_m, worst_p = -np.inf, np.inf
+    nsd, psd = [], []
     for b, sys_, p in zip(blocks, systems, ps, strict=True):
-        m = b.f + lyapunov_images(sys_, p) + np.einsum("c,cij->ij", mu, b.q)
-        m = 0.5 * (m + m.T)
-        worst_m = max(worst_m, float(np.linalg.eigvalsh(m)[-1]))
-        worst_p = min(worst_p, float(np.linalg.eigvalsh(p + mu[-1] * b.r)[0]))
-    ok = bool(np.isfinite(worst_m) and worst_m <= 0.0 and worst_p >= 0.0)
-    return ok, worst_m, worst_p, ps, mu
+        nsd.append([b.f, lyapunov_images(sys_, p), *(m * q for m, q in zip(mu, b.q, strict=True) if m)])
+        psd.append([p, mu[-1] * b.r])
+    check = check_inequalities(nsd, psd)
+    return check.passed, check.max_eigenvalue, check.min_eigenvalue, check.tolerance, ps, mu
 
 
 def solve(blocks: list[Block], systems: list[LinearSystem], *, solver: str = "CLARABEL",
           margin: float = 1e-7) -> Certificate:
-    """Solve, verify in numpy; raise :class:`SDPInfeasible` / :class:`SDPSolverError` rather than return an
-    unverified certificate. Retries with larger margins, then with the other solver."""
-    solver = solver.upper()
-    if solver not in SOLVERS:
-        raise InvalidParameter("solver", f"one of {', '.join(SOLVERS)}", solver, "sdp")
-    n_mu = blocks[0].q.shape[0]
-    shapes = tuple(b.shape for b in blocks)
-    # keep the data O(1): the LMI is homogeneous in (W, P, mu), so scale W (and undo it on the value)
-    w_scale = max(float(np.abs(b.f).max()) for b in blocks) or 1.0
-    # and the objective O(1): the solver's gap tolerance is absolute (a 1e-10 objective would stop at once)
-    o_scale = max(max(float(np.abs(b.c).max()), float(np.abs(b.c_mu).max())) for b in blocks) or 1.0
-    scaled = [Block(b.f / w_scale, b.g, b.q, b.c / o_scale, b.s, b.c_mu / o_scale, b.r) for b in blocks]
-    statuses = []
-    for name in (solver, *[s for s in SOLVERS if s != solver]):
-        for factor in (1.0, 100.0):
-            sdp = compiled(shapes, n_mu, name)
-            status, ys, mu = sdp.solve(scaled, margin * factor, margin * factor * 1e-2, name)
-            statuses.append(f"{name}:{status}")
-            if status in ("infeasible", "infeasible_inaccurate") and name == solver and factor == 1.0:
-                # confirm with a tiny margin: infeasibility must not be an artefact of the margin
-                status2, ys, mu = sdp.solve(scaled, 0.0, 0.0, name)
-                if status2 in ("infeasible", "infeasible_inaccurate"):
-                    raise SDPInfeasible(
-                        "sdp: no quadratic certificate exists (solver status infeasible): either the algorithm is "
-                        "not mean-square stable for some f in S(strong_convexity, smoothness) with these "
-                        "parameters (a discrete step too large: reduce lr or the coupling), or a quadratic "
-                        "Lyapunov function cannot prove it (heavy-ball momentum close to 1)")
-                continue
-            if not ys:
-                continue
-            ok, worst_m, worst_p, ps, mu_ok = _verify(scaled, systems, ys, mu)
-            if ok:
-                value = w_scale * sum(float(b.c @ y + b.c_mu @ mu_ok) for b, y in zip(blocks, ys, strict=True))
-                # undo the scaling of W: (W, P, mu) -> w_scale (W, P, mu) is the certificate of the data
-                return Certificate(second_moment=value, lyapunov=tuple(w_scale * p for p in ps),
-                                   multipliers=w_scale * mu_ok, max_eigenvalue=w_scale * worst_m,
-                                   min_lyapunov_eigenvalue=w_scale * worst_p, solver=name,
-                                   status=status, verified=True, systems=tuple(systems))
+    """Solve (through :mod:`quorumsgd.conic`: balanced, compiled once), verify in numpy; raise
+    :class:`SDPInfeasible` / :class:`SDPSolverError` rather than return an unverified certificate. Retries with
+    larger margins, then with the other solver; a fully accurate answer is preferred to an inaccurate one."""
+    statuses: list[str] = []
+    inaccurate: Certificate | None = None
+    for k, (name, delta) in enumerate(attempts(solver, margin)):
+        sol = solve_blocks(blocks, solver=name, margin=delta)
+        statuses.append(f"{name}:{sol.status}")
+        if is_infeasible(sol.status) and k == 0:
+            # confirm without margins: infeasibility must not be an artefact of the margin
+            if is_infeasible(solve_blocks(blocks, solver=name, margin=0.0).status):
+                raise SDPInfeasible(
+                    "sdp: no quadratic certificate exists (solver status infeasible): either the algorithm is "
+                    "not mean-square stable for some f in S(strong_convexity, smoothness) with these "
+                    "parameters (a discrete step too large: reduce lr or the coupling), or a quadratic "
+                    "Lyapunov function cannot prove it (heavy-ball momentum close to 1)")
+            continue
+        if not sol.ys or sol.mu is None:
+            continue
+        ok, worst_m, worst_p, tol, ps, mu_ok = _verify(blocks, systems, sol.ys, sol.mu)
+        if not ok:
+            statuses[-1] += "(not verified)"
+            continue
+        value = sum(float(b.c @ y + b.c_mu @ mu_ok) for b, y in zip(blocks, sol.ys, strict=True))
+        cert = Certificate(second_moment=value, lyapunov=tuple(ps), multipliers=mu_ok, max_eigenvalue=worst_m,
+                           min_lyapunov_eigenvalue=worst_p, tolerance=tol, solver=name, status=sol.status,
+                           verified=True, systems=tuple(systems))
+        if sol.status == "optimal":
+            return cert
+        inaccurate = inaccurate or cert
+    if inaccurate is not None:
+        return inaccurate  # verified (a valid bound), but its status says the solver was not fully accurate
     raise SDPSolverError(f"sdp: no verified certificate (solver attempts: {', '.join(statuses)})")
 
 
