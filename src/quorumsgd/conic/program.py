@@ -151,12 +151,14 @@ def balance(blocks: list[Block]) -> tuple[list[Block], Scaling]:
         n, s = b.f.shape[0], b.s
         d = np.ones(n)
         if n > s and b.q.size:
-            # balance the forms' diagonal between the Lyapunov coordinates and the inputs, per input
-            state_diag = max(_largest(np.diagonal(b.q, axis1=1, axis2=2)[:, :s]), 0.0)
+            # balance each form's diagonal between the Lyapunov coordinates and the input, per input: the
+            # geometric mean over the forms that weigh both (for the interpolation inequalities: sqrt(lambda L))
+            state_diag = np.max(np.abs(np.diagonal(b.q, axis1=1, axis2=2)[:, :s]), axis=1)
             for i in range(s, n):
-                inp = _largest(b.q[:, i, i])
-                if state_diag > 0 and inp > 0:
-                    d[i] = np.sqrt(state_diag / inp)
+                inp = np.abs(b.q[:, i, i])
+                both = (state_diag > 0) & (inp > 0)
+                if np.any(both):
+                    d[i] = float(np.exp(0.5 * np.mean(np.log(state_diag[both] / inp[both]))))
         dd = np.outer(d, d)
         g, q, f = b.g * dd, b.q * dd, b.f * dd
         tau = 1.0 / (_largest(g) or 1.0)
