@@ -126,7 +126,7 @@ class RepresentativeOps(AgentOps):
     multiplicity: tuple[float, ...] = (1.0,)
 
     def n_agents(self, x: Array) -> int:
-        return int(round(sum(self.multiplicity)))
+        return round(sum(self.multiplicity))
 
     def sum(self, x: Array) -> Array:
         shape = [1] * np.ndim(x)
