@@ -150,7 +150,7 @@ def certify_point(name: str, point: dict[str, float], discrete: bool = False, fu
         noise = point["sigma2"] / point["batch_size"] * (1.0 if discrete else point["lr"])
     return certify(alg, _n(point), th.target, strong_convexity=point["strong_convexity"],
                    smoothness=point["smoothness"], noise=noise, noise_factors=factors, full=full, solver=solver,
-                   where=name)
+                   where=name, stiffness_names=", ".join(k for k in ("coupling", "damping", "n_agents") if k in point))
 
 
 def full_lmi_check(name: str, point: dict[str, float], cert: Certificate, discrete: bool = False) -> float:
