@@ -42,10 +42,8 @@ from quorumsgd.bounds.sdp.certificate import (
     Certificate,
     SDPInfeasible,
     SDPSolverError,
+    certify,
     expand_reduced,
-    full_blocks,
-    reduced_blocks,
-    solve,
 )
 from quorumsgd.bounds.sdp.system import Algorithm
 from quorumsgd.bounds.theorem import BoundResult, HypothesisCheck
@@ -128,11 +126,14 @@ def certify_point(name: str, point: dict[str, float], discrete: bool = False, fu
     """The verified certificate at one parameter point (``full=True``: the unreduced SDP, for checks)."""
     th = THEOREMS[name]
     alg = (th.discrete if discrete else th.continuous)(point)
-    n_agents = _n(point)
-    noise = point["sigma2"] / point["batch_size"] * (1.0 if discrete else point["lr"])
-    build = full_blocks if full else reduced_blocks
-    blocks, systems = build(alg, n_agents, th.target, point["strong_convexity"], point["smoothness"], noise)
-    return solve(blocks, systems, solver=solver)
+    factors = {"sigma2": (point["sigma2"], 1), "batch_size": (point["batch_size"], -1)}
+    if not discrete:
+        factors["lr"] = (point["lr"], 1)
+    with np.errstate(over="ignore", under="ignore"):
+        noise = point["sigma2"] / point["batch_size"] * (1.0 if discrete else point["lr"])
+    return certify(alg, _n(point), th.target, strong_convexity=point["strong_convexity"],
+                   smoothness=point["smoothness"], noise=noise, noise_factors=factors, full=full, solver=solver,
+                   where=name, stiffness_names=", ".join(k for k in ("coupling", "damping", "n_agents") if k in point))
 
 
 def full_lmi_check(name: str, point: dict[str, float], cert: Certificate, discrete: bool = False) -> float:
