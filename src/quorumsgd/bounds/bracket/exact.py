@@ -33,6 +33,8 @@ Example:
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from numpy.polynomial.legendre import leggauss
 from scipy.special import logsumexp
@@ -51,7 +53,7 @@ def _x_grid(f: CurvatureProfile, beta: float, curvature_floor: float, reach: flo
     edges = [lo, 0.0, hi, *[s for s in t if lo < s < hi]]
     edges = np.unique(np.asarray(edges))
     cells = []
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
+    for a, b in itertools.pairwise(edges):
         m = max(1, int(np.ceil((b - a) / (0.5 * scale))))
         e = np.linspace(a, b, m + 1)
         cells.append(np.column_stack([e[:-1], e[1:]]))
