@@ -123,3 +123,21 @@ def test_full_grid_upper_above_lower():
     assert all(r.upper >= r.lower_lcb for r in table)
     s = summary(table)
     assert s["max_ratio"] < 2.0
+
+
+def test_table_cached_as_plain_json_and_report_rows_strict(tmp_path, monkeypatch):
+    from quorumsgd.bounds.bracket.table import add_to_report, bracket_table
+
+    monkeypatch.setenv("QUORUMSGD_CACHE_DIR", str(tmp_path / "cache"))
+    small = dict(names=("thm5.1",), n_agents=(2,), couplings=(0.0,))
+    first = bracket_table(**small)
+    files = list((tmp_path / "cache").rglob("bracket-table-*.json"))
+    assert len(files) == 1 and json.loads(files[0].read_text())[0]["witness"]["family"] == "curvature_profile"
+    assert bracket_table(**small) == first
+    payload: dict = {}
+    monkeypatch.setattr("quorumsgd.bounds.bracket.table.bracket_table", lambda: first)
+    add_to_report(payload, tmp_path)
+    json.dumps(payload, allow_nan=False)
+    row = payload["bracket_table"][0]
+    assert {"name", "n_agents", "coupling", "upper", "lower", "lower_lcb", "ratio", "witness"} <= set(row)
+    assert (tmp_path / "bracket.md").is_file()
