@@ -142,7 +142,7 @@ def bracket(name: str, *, max_switches: int = 2, mc_sims: int = 1000, mc_time: f
             if lo > lcb:
                 lower, lcb = est, lo
                 witness = {**cand.to_dict(), "noise": {"kind": "constant", "direction": 0, "power": noise},
-                           "method": f"monte carlo ({mc_sims} sims, dt 0.01, 99% LCB)"}
+                           "method": f"monte carlo ({mc_sims} sims, dt 0.01, 99% LCB deflated by 1 - L dt)"}
     q = CurvatureProfile(witness["switches"], witness["curvatures"]).q
     paper = _paper(name, point, q) if np.isfinite(q) else None
     return Bracket(name, p, k, float(upper), float(lower), float(lcb), float(upper / lower), float(upper / lcb),
