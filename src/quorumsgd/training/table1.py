@@ -31,8 +31,8 @@ import numpy as np
 
 from quorumsgd.training.config import TrainConfig
 from quorumsgd.training.engine import Trainer
-from quorumsgd.training.recipes import DISPLAY_NAMES
 from quorumsgd.training.precision import describe
+from quorumsgd.training.recipes import DISPLAY_NAMES
 from quorumsgd.training.results import write_json
 
 TABLE1_METHODS = ("easgd-wm", "easgd", "msgd")
