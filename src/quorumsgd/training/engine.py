@@ -545,12 +545,13 @@ class Trainer:
             # arbitrary objects (and so could run code) is refused, never executed.
             payload = torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as err:
-            unsafe = "weights only" in str(err).lower() or "unsupported global" in str(err).lower()
-            reason = ("it holds objects other than tensors and plain data, which are never loaded" if unsafe
-                      else f"unreadable pickle ({type(err).__name__})")
-            raise InvalidParameter("resume", f"be used with a quorumsgd checkpoint: {path} is refused ({reason}); "
+            if "global" not in str(err).lower():  # garbage bytes: not a pickle of anything
+                raise InvalidParameter("resume", f"be used with a readable checkpoint: {path} is truncated or not "
+                                       "a quorumsgd checkpoint (UnpicklingError)") from None
+            raise InvalidParameter("resume", f"be used with a quorumsgd checkpoint: {path} is refused (it names "
+                                   "callables other than tensor and plain-data constructors, which are never run); "
                                    "start again without --resume in a new folder") from None
-        except Exception as err:  # truncated zip, garbage bytes: all unreadable
+        except Exception as err:  # truncated zip: unreadable
             raise InvalidParameter("resume", f"be used with a readable checkpoint: {path} is truncated or not a "
                                    f"quorumsgd checkpoint ({type(err).__name__})") from None
         if not isinstance(payload, dict) or payload.get("version") not in (1, CHECKPOINT_VERSION):
