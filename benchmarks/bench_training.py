@@ -19,6 +19,9 @@ resident on the device), for ``n_agents`` in 1, 4, 8, 16, 32:
 * ``ceiling`` / ``ceiling-bf16``: **one** CNN trained at batch ``n_agents * batch`` (the arithmetic of N agents,
   perfectly batched), fp32 / bf16 autocast: what batching could reach at best.
 
+The ``loop`` and ``ceiling`` models use channels-last memory, the faster layout for cuDNN convolutions, so the
+baselines are the strong ones (a plain contiguous loop would only make the ratios look better).
+
 Every method runs under the same ``--precision`` flags (default ``fast``: TF32 on a GPU, as a study would),
 MSGD (Nesterov momentum, no coupling) so that they do the same arithmetic; ``--algo easgd`` adds the elastic
 coupling to the engines. Reported: samples per second (agents x batch x steps / wall-clock seconds, median

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import pytest
 import torch
@@ -204,7 +205,8 @@ def test_no_host_synchronization_per_step_on_cuda():
         torch.cuda.synchronize()
         torch.cuda.set_sync_debug_mode("warn")
         try:
-            with pytest.warns(UserWarning) as record:
+            with warnings.catch_warnings(record=True) as record:
+                warnings.simplefilter("always")
                 trainer.train_epoch(2)
                 torch.cuda.synchronize()
         finally:

@@ -141,6 +141,7 @@ class Trainer:
                                    config.batch_size)
         # torch.compile traces one network: auto's timing of candidates is host code, so compile uses grouped.
         batching = "grouped" if config.compile and config.batching == "auto" else config.batching
+        self.batching = batching
         self.net = batched_network(config.network, batching)  # type: ignore[arg-type]
         self._compiled: Callable[..., Any] | None = None
         self.compile_seconds: float | None = None
@@ -495,7 +496,7 @@ class Trainer:
             "n_params": self.net.layout.n_params,
             "world_size": self.topology.world_size,
             "batches_per_epoch": self.n_batches,
-            "batching_used": getattr(self.net, "chosen", None) or self.config.batching,
+            "batching_used": getattr(self.net, "chosen", None) or self.batching,
             "precision": describe(self.config.precision, self.config.bf16),
             "compile_seconds": self.compile_seconds,
             "history": self.history,
