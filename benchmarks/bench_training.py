@@ -289,6 +289,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for n in (int(v) for v in args.n_agents.split(",")):
         row = measure(n, methods, args, device)
         report["rows"].append(row)
+        if args.json:  # after every agent count: a run stopped at its time limit keeps the rows it measured
+            with open(args.json, "w") as handle:
+                json.dump(report, handle, indent=1)
         shown = ", ".join(f"{m} {row[m]:,.0f}" for m in methods if row.get(m) is not None)
         print(f"{n:>3} agents: {shown} samples/s", flush=True)
     table = markdown(report)

@@ -210,6 +210,8 @@ def training(
 
         out["markdown"] = markdown(out["report"])
     out["ok"] = out.get("returncode") == 0 and "report" in out
+    if "report" in out and not out["ok"]:
+        out["partial"] = True  # stopped at its time limit: the agent counts measured before it are kept
     return out
 
 
