@@ -164,36 +164,56 @@ def gpu_test_files() -> list[str]:
     return sorted(str(p.relative_to(ROOT)) for p in TESTS.glob("test_*.py") if "mark.gpu" in p.read_text())
 
 
-def tests(timeout: float, env: dict[str, str], workdir: Path) -> dict[str, Any]:
-    junit = workdir / "gpu-tests.xml"
-    files = gpu_test_files()
-    cmd = [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", *files]
-    out = _run(cmd, timeout, env)
-    out["files"] = files
+def _junit_cases(junit: Path) -> list[dict[str, Any]]:
     cases = []
-    if junit.exists():
-        for case in ET.parse(junit).getroot().iter("testcase"):
-            outcome = "passed"
-            for tag in ("failure", "error", "skipped"):
-                found = case.find(tag)
-                if found is not None:
-                    outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag]
-                    detail = (found.get("message") or "")[:300]
-                    break
-            else:
-                detail = ""
-            cases.append(
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        outcome, detail = "passed", ""
+        for tag, name in (("failure", "failed"), ("error", "error"), ("skipped", "skipped")):
+            found = case.find(tag)
+            if found is not None:
+                outcome, detail = name, (found.get("message") or "")[:300]
+                break
+        cases.append(
+            {
+                "test": f"{case.get('classname')}::{case.get('name')}",
+                "outcome": outcome,
+                "seconds": round(float(case.get("time") or 0), 2),
+                "detail": detail,
+            }
+        )
+    return cases
+
+
+def tests(budget: Budget, slot: float, env: dict[str, str], workdir: Path) -> dict[str, Any]:
+    """``pytest -m gpu``, one process per file: a file that overruns its time loses only its own outcomes."""
+    files = gpu_test_files()
+    end = time.monotonic() + budget.slot(slot)
+    out: dict[str, Any] = {"files": files, "runs": [], "cases": []}
+    for i, name in enumerate(files):
+        junit = workdir / f"gpu-tests-{i}.xml"
+        share = (end - time.monotonic()) / (len(files) - i) * 1.5  # a fair share, with room for a slower file
+        cmd = [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", name]
+        run = _run(cmd, min(share, end - time.monotonic()), env)
+        out["runs"].append({k: v for k, v in run.items() if k != "command"} | {"file": name})
+        if junit.exists():
+            out["cases"] += _junit_cases(junit)
+        else:
+            out["cases"].append(
                 {
-                    "test": f"{case.get('classname')}::{case.get('name')}",
-                    "outcome": outcome,
-                    "seconds": round(float(case.get("time") or 0), 2),
-                    "detail": detail,
+                    "test": name,
+                    "outcome": "error",
+                    "seconds": run.get("seconds", 0),
+                    "detail": run.get("error") or f"pytest exited {run.get('returncode')}",
                 }
             )
-    out["cases"] = cases
-    out["counts"] = {k: sum(c["outcome"] == k for c in cases) for k in ("passed", "failed", "error", "skipped")}
-    # pytest exits 5 when every selected test was deselected/skipped (no GPU): not a failure of the check.
-    out["ok"] = out.get("returncode") in (0, 5) and not out["counts"]["failed"] and not out["counts"]["error"]
+    out["seconds"] = round(sum(r.get("seconds", 0) for r in out["runs"]), 1)
+    out["counts"] = {k: sum(c["outcome"] == k for c in out["cases"]) for k in ("passed", "failed", "error", "skipped")}
+    # pytest exits 5 when every selected test of a file was deselected (no GPU test there): not a failure.
+    out["ok"] = (
+        all(r.get("returncode") in (0, 5) for r in out["runs"])
+        and not out["counts"]["failed"]
+        and not out["counts"]["error"]
+    )
     return out
 
 
@@ -343,9 +363,9 @@ def main(argv: list[str] | None = None) -> int:
         ["--quick", "--threads", "1"] if args.quick else ["--n-agents", "1,4,8,16,32", "--steps", "4", "--repeats", "3"]
     )
     section("alignment", lambda: alignment(args.device, args.quick))
-    section("tests", lambda: tests(budget.slot(110), env, workdir))
-    section("training", lambda: training(args, budget.slot(130 if gpu else 120), env, workdir, bench_args, "training"))
-    section("simulate", lambda: simulate(args, budget.slot(70), env, workdir))
+    section("tests", lambda: tests(budget, 120, env, workdir))
+    section("training", lambda: training(args, budget.slot(110 if gpu else 120), env, workdir, bench_args, "training"))
+    section("simulate", lambda: simulate(args, budget.slot(60), env, workdir))
     if gpu and not args.quick:
         section(
             "compiled",

@@ -312,9 +312,12 @@ class Trainer:
             if self.device.type == "cuda":
                 torch.cuda.synchronize(self.device)
             self.compile_seconds = time.perf_counter() - start
-        # Outputs of a CUDA graph live in its pool, rewritten at the next replay: keep the state as copies.
-        new_state = {k: v.clone() for k, v in out[0].items()} if self.device.type == "cuda" else out[0]
-        return new_state, out[1], out[2], out[3]
+        if self.device.type != "cuda":
+            return out
+        # Outputs of a CUDA graph live in its pool and are rewritten at the next replay: the state, and the
+        # finite flags that the window accumulates, are kept as copies.
+        new_state, finite, losses, errors = out
+        return {k: v.clone() for k, v in new_state.items()}, finite.clone(), losses.clone(), errors.clone()
 
     def _snapshot(self, run: _EpochState) -> dict[str, Any]:
         """What a rollback restores: the state, the EMA, the epoch's running sums and rows, the counters."""
