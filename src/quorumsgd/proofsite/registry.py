@@ -8,7 +8,7 @@ Example:
     >>> find("thm5.1").stem, find("thm5_1").name
     ('thm5_1', 'thm5.1')
     >>> len(NOTEBOOKS)
-    18
+    19
 """
 
 from __future__ import annotations
@@ -64,12 +64,16 @@ NOTEBOOKS: tuple[ProofNotebook, ...] = (
     # Not a result of the paper: the toolkit's certificate over the whole class, beside (47), (51), (54).
     ProofNotebook("sdp", "Certified worst case over S(λ, L): SDP certificates",
                   "Sec. 5, (47), (51), (54); (41), (3), (42)-(43)", True, _SDP_STATEMENT, "SDP certificate"),
+    ProofNotebook("bracket", "The worst case pinned: certificate vs an explicit member of S(λ, L)",
+                  "Sec. 5, (47), (51), (54)", True,
+                  r"\max_{f\in\text{found}}\mathbb E\|\bar{\mathbf x}\|^2\le\sup_{\mathcal S(\lambda,L)}"
+                  r"\mathbb E\|\bar{\mathbf x}\|^2\le\text{certificate}", "Bracket"),
     # Beyond the paper: any algorithm defined in one class (gossip, local SGD, stale EASGD, a user's own).
     ProofNotebook("own_algorithm", "Your own algorithm: certify, contract, simulate, hunt",
                   "beyond the paper (Sec. 5's SDP for any coupling)", True, _SDP_STATEMENT, "Your own algorithm"),
 )
 """Every proof notebook: one per result of :mod:`quorumsgd.bounds.registry`, in the paper's order, then the SDP
-certificate and "Your own algorithm"."""
+certificate, the bracket and "Your own algorithm"."""
 
 
 def find(name: str) -> ProofNotebook:
