@@ -37,16 +37,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from quorumsgd.algorithms import (
-    EASGD,
-    QSGD,
-    SGD,
-    MomentumQSGD,
-    easgd_iteration,
-    momentum_qsgd_iteration,
-    qsgd_iteration,
-    sgd_iteration,
-)
+from quorumsgd.bounds.registry import ENTRIES, SDPTarget, TheoremEntry
 from quorumsgd.bounds.sdp.certificate import (
     Certificate,
     SDPInfeasible,
@@ -59,13 +50,16 @@ from quorumsgd.bounds.theorem import BoundResult, HypothesisCheck
 from quorumsgd.errors import HypothesisViolation, InvalidParameter
 from quorumsgd.parameters import validate_values
 
-_CLASS = ("strong_convexity", "smoothness")
-_NOISE = ("lr", "batch_size", "sigma2")
-
 
 @dataclass(frozen=True)
 class SDPTheorem:
-    """What is certified for one name: the algorithm (from :mod:`quorumsgd.algorithms`), the target, the params."""
+    """What is certified for one name: a view of its registry entry's :class:`~quorumsgd.bounds.registry.SDPTarget`.
+
+    Attributes:
+        name, title, equation: the registry name, the algorithm's title, (continuous, discrete) equations.
+        target: the certified quantity (``SDPTarget.quantity``); ``continuous`` / ``discrete`` build the
+            algorithm from a parameter point; the rest as in :class:`~quorumsgd.bounds.registry.SDPTarget`.
+    """
 
     name: str
     title: str
@@ -78,41 +72,30 @@ class SDPTheorem:
     first_moment: bool = True
     ignored: tuple[str, ...] = ("q", "dim")
 
+    @classmethod
+    def of(cls, entry: TheoremEntry) -> SDPTheorem:
+        """The certified quantity of a registry entry that has one (``entry.sdp``)."""
+        sdp: SDPTarget | None = entry.sdp
+        if sdp is None:
+            raise InvalidParameter("name", "be a result with an SDP certificate (registry entry with sdp)", entry.name)
+        return cls(entry.name, sdp.algorithm, (entry.equation, sdp.discrete_equation), sdp.quantity, sdp.continuous,
+                   sdp.discrete, sdp.parameters, sdp.discrete_parameters, sdp.first_moment, sdp.ignored)
+
 
 def _n(v: dict[str, float]) -> int:
     return int(v.get("n_agents", 1))
 
 
-THEOREMS: dict[str, SDPTheorem] = {
-    t.name: t
-    for t in [
-        SDPTheorem("sgd", "SGD", ("(48)", "(1)"), ("center",), lambda v: SGD(), lambda v: sgd_iteration(v["lr"]),
-                   (*_NOISE, *_CLASS), (*_NOISE, *_CLASS)),
-        SDPTheorem("thm5.1", "QSGD", ("(47)", "(41)"), ("center",), lambda v: QSGD(coupling=v["coupling"]),
-                   lambda v: qsgd_iteration(v["lr"], v["coupling"]),
-                   ("n_agents", *_NOISE, *_CLASS, "coupling"), ("n_agents", *_NOISE, *_CLASS, "coupling")),
-        SDPTheorem("thm5.2", "EASGD", ("(51)", "(3)"), ("center", "quorum"), lambda v: EASGD(coupling=v["coupling"]),
-                   lambda v: easgd_iteration(v["lr"], v["coupling"], _n(v), momentum=0.0, nesterov=False),
-                   ("n_agents", *_NOISE, *_CLASS, "coupling"), ("n_agents", *_NOISE, *_CLASS, "coupling")),
-        SDPTheorem("thm5.3", "QSGD with momentum", ("(54)", "(42)-(43)"), ("center", "center_velocity"),
-                   lambda v: MomentumQSGD(coupling=v["coupling"], damping=v["damping"]),
-                   lambda v: momentum_qsgd_iteration(v["lr"], v["coupling"], v["momentum"]),
-                   ("n_agents", *_NOISE, *_CLASS, "coupling", "damping"),
-                   ("n_agents", *_NOISE, *_CLASS, "coupling", "momentum")),
-        SDPTheorem("lemma3.1", "Spread of the QSGD agents", ("(22)", "(41)"), ("spread",),
-                   lambda v: QSGD(coupling=v["coupling"]), lambda v: qsgd_iteration(v["lr"], v["coupling"]),
-                   ("n_agents", *_NOISE, *_CLASS, "coupling"), ("n_agents", *_NOISE, *_CLASS, "coupling"),
-                   first_moment=False, ignored=("q", "dim", "lambda_max")),
-    ]
-}
-"""The certified quantities, by theorem name."""
+THEOREMS: dict[str, SDPTheorem] = {e.name: SDPTheorem.of(e) for e in ENTRIES if e.sdp is not None}
+"""The certified quantities, by theorem name (from the registry: :data:`~quorumsgd.bounds.registry.SDP_CERTIFIED`)."""
 
 
 def _validated(th: SDPTheorem, discrete: bool, params: dict[str, Any]) -> dict[str, np.ndarray]:
     where = f"{th.name} (method='sdp'{', discrete' if discrete else ''})"
     needed = th.discrete_parameters if discrete else th.parameters
     given = {k: v for k, v in params.items() if v is not None}
-    if th.name == "lemma3.1" and "strong_convexity" not in given and "lambda_max" in given:
+    # a bound stated with lambda_max (Lemma 3.1's (22)) certified over S(-lambda_max, L)
+    if "lambda_max" in th.ignored and "strong_convexity" not in given and "lambda_max" in given:
         lam_max = np.asarray(given["lambda_max"], dtype=float)
         if np.any(lam_max >= 0):
             raise HypothesisViolation(th.name, "lambda_max < 0 (a strongly convex class, strong_convexity = "
