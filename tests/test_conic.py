@@ -61,7 +61,7 @@ def test_lmi_solver_failure_exits_3(monkeypatch: pytest.MonkeyPatch, run_cli) ->
 
 def test_balancing_is_exact() -> None:
     """The balanced problem's solution, mapped back, is feasible for the original data (checked in numpy)."""
-    blocks, systems = bounds.sdp.certificate.reduced_blocks(QSGD(coupling=1.0), 4, ("center",), 0.5, 1e6, 1.0)
+    blocks, _ = bounds.sdp.certificate.reduced_blocks(QSGD(coupling=1.0), 4, ("center",), 0.5, 1e6, 1.0)
     sol = conic.solve_blocks(blocks, margin=1e-7)
     assert sol.status == "optimal"
     for b, y in zip(blocks, sol.ys, strict=True):

@@ -36,7 +36,10 @@ def rounding_tolerance(terms: Sequence[np.ndarray]) -> float:
     if not terms:
         return 0.0
     n = int(np.shape(terms[0])[-1])
-    total = sum(float(np.linalg.norm(np.asarray(t, dtype=float), 2)) for t in terms)
+    arrays = [np.asarray(t, dtype=float) for t in terms]
+    if not all(np.all(np.isfinite(a)) for a in arrays):
+        return float("inf")  # the check then fails on the non-finite matrix itself
+    total = sum(float(np.linalg.norm(a, 2)) for a in arrays)
     return 64 * n * EPS * total
 
 
@@ -78,12 +81,10 @@ def check_inequalities(nsd: Sequence[Sequence[np.ndarray]], psd: Sequence[Sequen
     module docstring); ``tolerance`` overrides it. ``strict_psd``: the PSD ones must be positive definite.
     """
     worst_max: list[float] = []
-    tol = 0.0
-    for terms in nsd:
-        tol = max(tol, rounding_tolerance(terms))
-    for terms in psd:
-        tol = max(tol, rounding_tolerance(terms))
-    tol = tol if tolerance is None else float(tolerance)
+    if tolerance is None:
+        tol = max([0.0, *(rounding_tolerance(t) for t in nsd), *(rounding_tolerance(t) for t in psd)])
+    else:
+        tol = float(tolerance)
     for terms in nsd:
         m = _sym(np.sum(np.asarray(terms, dtype=float), axis=0))
         worst_max.append(float(np.linalg.eigvalsh(m)[-1]) if np.all(np.isfinite(m)) else np.inf)
