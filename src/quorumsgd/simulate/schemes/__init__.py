@@ -21,7 +21,7 @@ Example:
     >>> from quorumsgd.simulate.config import RunConfig
     >>> cfg = RunConfig.build(QSGD(), LogCosh(2), GaussianNoise.isotropic(2, 1.0), n_agents=3, sims=4,
     ...                       steps=10, dt=0.01, lr=0.1)
-    >>> type(select(cfg)).__name__
+    >>> type(select(cfg)).__name__          # LogCosh is not quadratic: no fused kernel, the array step
     'Euler'
 """
 
@@ -34,9 +34,10 @@ from quorumsgd.simulate.schemes.control_variate import ControlVariate
 from quorumsgd.simulate.schemes.discrete import Discrete
 from quorumsgd.simulate.schemes.euler import Euler
 from quorumsgd.simulate.schemes.exact import Exact
+from quorumsgd.simulate.schemes.fused import FusedKernel
 
 SCHEMES: dict[str, tuple[type[Scheme], ...]] = {
-    "euler": (AffineEuler, Euler),
+    "euler": (FusedKernel, AffineEuler, Euler),
     "exact": (Exact,),
     "cv": (ControlVariate,),
     "euler_cv": (ControlVariate,),
