@@ -102,7 +102,7 @@ def test_kernel_matches_the_array_engine_with_injected_noise(alg, noise):
 def test_kernel_draws_the_reference_stream(increments):
     """The kernel's own variates are Philox's at counters (group * agents + agent, step, simulation)."""
     kw = _kw(stats=("center_error", "spread"), sims=8, steps=50, burn_in=10, n_agents=3, time_batches=1)
-    fused = run_ensemble(QSGD(coupling=1.0), F, NOISE, increments=increments, **kw)
+    fused = run_ensemble(QSGD(coupling=1.0), F, NOISE, increments=increments, kernel="fused", **kw)
     assert fused.params["kernel"] == "fused-numba"
     key = child_seeds(kw["seed"], 1)[0]
     ref = reference_variates if increments == "gaussian" else reference_signs
@@ -113,13 +113,14 @@ def test_kernel_draws_the_reference_stream(increments):
 
 
 def test_kernel_is_the_default_where_it_applies_and_only_there():
-    r = run_ensemble(QSGD(), F, NOISE, **_kw())
+    r = run_ensemble(QSGD(), F, NOISE, **_kw(sims=400))
     assert r.params["kernel"] == "fused-numba"
+    assert run_ensemble(QSGD(), F, NOISE, **_kw(sims=8)).params["kernel"] == "engine"  # too small to pay off
     for other in (dict(kernel="engine"), dict(fused=False), dict(fused=True), dict(trace_every=10),
                   dict(scheme="cv"), dict(stats=("disturbance",))):
-        assert run_ensemble(QSGD(), F, NOISE, **_kw(**other)).params["kernel"] == "engine", other
+        assert run_ensemble(QSGD(), F, NOISE, **_kw(sims=400, **other)).params["kernel"] == "engine", other
     f_log = LogCosh(3, strong_convexity=0.5, curvature=1.0, shift=0.3)
-    assert run_ensemble(QSGD(), f_log, NOISE, **_kw()).params["kernel"] == "engine"
+    assert run_ensemble(QSGD(), f_log, NOISE, **_kw(sims=400)).params["kernel"] == "engine"
 
 
 def test_kernel_fused_refuses_where_it_does_not_apply():
@@ -195,9 +196,9 @@ def test_kernel_numbers_do_not_depend_on_the_thread_count():
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        one = run_ensemble(QSGD(), F, NOISE, **kw)
+        one = run_ensemble(QSGD(), F, NOISE, kernel="fused", **kw)
         numba.set_num_threads(max(2, before))
-        two = run_ensemble(QSGD(), F, NOISE, **kw)
+        two = run_ensemble(QSGD(), F, NOISE, kernel="fused", **kw)
     finally:
         numba.set_num_threads(before)
     np.testing.assert_array_equal(one.final_state["x"], two.final_state["x"])
@@ -206,8 +207,8 @@ def test_kernel_numbers_do_not_depend_on_the_thread_count():
 
 def test_float32_kernel_matches_float64_statistics():
     kw = _kw(stats=("center_error", "spread"), sims=200)
-    r32 = run_ensemble(QSGD(), F, NOISE, dtype="float32", **kw)
-    r64 = run_ensemble(QSGD(), F, NOISE, dtype="float64", **kw)
+    r32 = run_ensemble(QSGD(), F, NOISE, dtype="float32", kernel="fused", **kw)
+    r64 = run_ensemble(QSGD(), F, NOISE, dtype="float64", kernel="fused", **kw)
     assert r32.stationary["spread"].mean == pytest.approx(r64.stationary["spread"].mean, rel=1e-4)
 
 
