@@ -17,9 +17,15 @@ scheme (large steps, no discretization bias). Each method sizes its ensemble fro
 The machine may be shared: every number is the best of ``--repeats`` interleaved rounds, and only ratios
 taken in the same run are meaningful. Usage::
 
-    python benchmarks/bench_simulate.py [--repeats 3] [--json out.json] [--skip-accuracy]
+    python benchmarks/bench_simulate.py [--repeats 3] [--json out.json] [--skip-accuracy] [--quick]
+    python benchmarks/bench_simulate.py --device cuda [--quick] --json out.json   # the GPU table (issue 19)
+
+``engine_numpy`` is the default path (since the fused kernel, :mod:`quorumsgd.simulate.kernels`, it is the
+kernel where it applies); ``engine_unfused`` the array engine (``kernel="engine"``) in the same run
+(``cpu_fused_vs_engine``).
 """
 
+# ruff: noqa: B023  (gpu_table calls its closures within the loop iteration that defines them)
 from __future__ import annotations
 
 import argparse
@@ -47,12 +53,12 @@ def _problem(dim: int) -> tuple[Quadratic, GaussianNoise]:
 
 def engine_rate(shape: tuple[int, int, int], steps: int, backend: str = "numpy", device: str | None = None,
                 scheme: str = "euler", increments: str = "gaussian", fused: bool | None = None,
-                noise_free: bool = False) -> float:
+                noise_free: bool = False, kernel: str = "auto") -> float:
     sims, agents, dim = shape
     f, noise = _problem(dim)
     r = run_ensemble(QSGD(coupling=COUPLING), f, None if noise_free else noise, n_agents=agents, sims=sims,
                      steps=steps, dt=DT, lr=LR, stats=(), dtype="float32", backend=backend, device=device, seed=1,
-                     scheme=scheme, increments=increments, fused=fused)
+                     scheme=scheme, increments=increments, fused=fused, kernel=kernel)
     return sims * agents * dim * steps / r.elapsed_s
 
 
@@ -164,7 +170,8 @@ def throughput(repeats: int) -> dict[str, Any]:
         best: dict[str, float] = {}
         for _ in range(repeats):  # interleaved rounds: slow phases of a shared machine hit every method
             rates = {
-                "engine_numpy": engine_rate(shape, p["engine"]),
+                "engine_numpy": engine_rate(shape, p["engine"]),  # the default path (the fused kernel)
+                "engine_unfused": engine_rate(shape, p["engine"], kernel="engine"),  # the array engine
                 "engine_torch_cpu": engine_rate(shape, p["engine"] // 4, backend="torch"),
                 "engine_rademacher": engine_rate(shape, p["engine"], increments="rademacher"),
                 "engine_array_step": engine_rate(shape, p["engine"], fused=False),
@@ -189,6 +196,7 @@ def throughput(repeats: int) -> dict[str, Any]:
             "shape": shape,
             "agent_dim_steps_per_s": best,
             "engine_vs_rng_bound": best["engine_numpy"] / bound,
+            "fused_vs_unfused_engine": best["engine_numpy"] / best["engine_unfused"],
             "engine_rademacher_vs_gaussian_rng_bound": best["engine_rademacher"] / bound,
             "weak_increment_limit": weak_limit,
             "engine_rademacher_vs_weak_limit": best["engine_rademacher"] / weak_limit,
@@ -432,6 +440,86 @@ def verify_times(repeats: int) -> dict[str, Any]:
     return best
 
 
+def _cuda_rate(fn: Any, numbers: float, repeats: int = 3) -> float:
+    """Best-of ``repeats`` rate of ``fn()`` on the GPU (synchronized)."""
+    best = float("inf")
+    for _ in range(repeats):
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t0)
+    return numbers / best
+
+
+def gpu_table(quick: bool = False) -> dict[str, Any]:
+    """Issue 19's GPU table: agent-dim-steps/s for the engine, the fused Triton kernel, a plain eager torch loop,
+    the same step torch.compile'd, the CUDA RNG alone, and the copy-bandwidth limit, side by side."""
+    if not torch.cuda.is_available():
+        raise SystemExit("bench_simulate --device cuda: CUDA is not available")
+    from quorumsgd.algorithms import SIM_OPS
+
+    out: dict[str, Any] = {"device": torch.cuda.get_device_name(0)}
+    alg = QSGD(coupling=COUPLING)
+    for label, shape, steps in (("large", (100000, 16, 10), 200 if quick else 1000),
+                                ("mid", (1000, 16, 10), 2000 if quick else 10000),
+                                ("small", (10, 4, 2), 2000 if quick else 10000)):
+        sims, agents, dim = shape
+        f, noise = _problem(dim)
+        n = sims * agents * dim * steps
+        row: dict[str, float] = {}
+
+        def ens(kernel: str, steps: int = steps, sims: int = sims) -> Any:
+            return run_ensemble(alg, f, noise, n_agents=agents, sims=sims, steps=steps, dt=DT, lr=LR, stats=(),
+                                dtype="float32", backend="torch", device="cuda", seed=1, kernel=kernel)
+
+        for key, kernel in (("engine", "engine"), ("fused", "fused")):
+            ens(kernel, steps=10)  # compile / warm up
+            row[key] = max(n / ens(kernel).elapsed_s for _ in range(1 if quick else 2))
+        row["fused_with_stats"] = n / run_ensemble(
+            alg, f, noise, n_agents=agents, sims=sims, steps=steps, dt=DT, lr=LR, dtype="float32", backend="torch",
+            device="cuda", seed=1, kernel="fused", burn_in=steps // 2).elapsed_s
+        x = torch.zeros(shape, device="cuda")
+        scale = float(np.sqrt(LR * DT))
+
+        def step(x: torch.Tensor) -> torch.Tensor:
+            return x + alg.drift({"x": x}, f.grad, SIM_OPS, 0.0)["x"] * DT + torch.randn_like(x) * scale
+
+        def loop(fn: Any, k: int) -> Any:
+            def run() -> None:
+                y = x
+                for _ in range(k):
+                    y = fn(y)
+            return run
+
+        k_plain = max(10, steps // 10)
+        with torch.no_grad():
+            row["plain_eager"] = _cuda_rate(loop(step, k_plain), sims * agents * dim * k_plain)
+            if label != "small":
+                t0 = time.perf_counter()
+                compiled = torch.compile(step, dynamic=False)
+                compiled(x)
+                torch.cuda.synchronize()
+                row["compile_s"] = time.perf_counter() - t0
+                row["compiled_plain"] = _cuda_rate(loop(compiled, k_plain), sims * agents * dim * k_plain)
+            buf = torch.empty(shape, device="cuda")
+            row["rng_alone"] = _cuda_rate(loop(lambda y: buf.normal_(), k_plain), sims * agents * dim * k_plain)
+            big = torch.empty(1 << 28, device="cuda")
+            dst = torch.empty_like(big)
+            bw = _cuda_rate(lambda: dst.copy_(big), 2 * big.numel() * 4)  # bytes read + written per second
+            row["copy_bytes_per_s"] = bw
+            row["memory_limit"] = bw / (2 * 4)  # state read and written once per step, float32
+        out[label] = {"shape": shape, "agent_dim_steps_per_s": row}
+    large = out["large"]["agent_dim_steps_per_s"]
+    out["gpu_fused_large"] = large["fused"]
+    out["gpu_engine_large"] = large["engine"]
+    out["gpu_compiled_plain_large"] = large.get("compiled_plain")
+    out["gpu_memory_limit"] = large["memory_limit"]
+    out["gpu_fused_vs_compiled_large"] = large["fused"] / large["compiled_plain"]
+    out["gpu_fused_mid"] = out["mid"]["agent_dim_steps_per_s"]["fused"]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -439,12 +527,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--skip-verify", action="store_true")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile'd steps (minutes)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="cuda: the GPU table of the fused kernel (engine, fused, eager, compiled, RNG, copy)")
+    parser.add_argument("--quick", action="store_true", help="one round, no accuracy or verify timings")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.repeats, args.skip_accuracy, args.skip_verify = 1, True, True
+    if args.device == "cuda":
+        result_gpu = gpu_table(quick=args.quick)
+        print(json.dumps(result_gpu, indent=1))
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump(result_gpu, fh, indent=1)
+        return 0
     result: dict[str, Any] = {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                               "load_average_start": os.getloadavg()}
     result["throughput"] = throughput(args.repeats)
     large, small = result["throughput"]["large"], result["throughput"]["small"]
     result["rng_bound_fraction"] = large["engine_vs_rng_bound"]
+    result["cpu_fused_vs_engine"] = large["fused_vs_unfused_engine"]
     result["rng_bound_fraction_rademacher"] = large["engine_rademacher_vs_gaussian_rng_bound"]
     result["weak_increment_limit_fraction"] = large["engine_rademacher_vs_weak_limit"]
     result["torchsde_small_ratio"] = small["engine_vs_torchsde"]

@@ -22,6 +22,11 @@ agents), and the noise for many steps is drawn at once, in parallel with the ari
 On a small linear system the Euler step is one matrix product read off the drift (``fused``), and
 ``increments="rademacher"`` draws weak +-1 increments instead of Gaussian ones.
 
+The run is a validated :class:`~quorumsgd.simulate.config.RunConfig` (what / how / what to save); the schemes
+live one per module in :mod:`quorumsgd.simulate.schemes`, chosen by its registry; this module holds the loop and
+the bookkeeping (noise stream, statistics, traces, divergence). The fused simulation kernel
+(:mod:`quorumsgd.simulate.kernels`) is the default where it applies (``kernel="auto"``).
+
 The drift and the update are the algorithms' own (one definition reused by the symbolic, simulation and
 training layers). Statistics stream (:mod:`quorumsgd.simulate.statistics`); a simulation that produces nan/inf
 is stopped and flagged while the others go on.
@@ -39,56 +44,28 @@ Example:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
 
 from quorumsgd.algorithms.base import ContinuousAlgorithm, DiscreteAlgorithm
-from quorumsgd.algorithms.discrete import QuorumIteration
 from quorumsgd.algorithms.ops import SIM_OPS
 from quorumsgd.errors import InvalidParameter
-from quorumsgd.objectives.arrays import constant
 from quorumsgd.objectives.base import Objective
 from quorumsgd.objectives.noise import NoiseModel
-from quorumsgd.objectives.quadratic import Quadratic
-from quorumsgd.parameters import numeric_array, positive_number
+from quorumsgd.parameters import numeric_array
 from quorumsgd.simulate.backend import Array, Backend
-from quorumsgd.simulate.control_variate import AFFINE_MAX_SIZE, LinearizedControl, affine_drift
+from quorumsgd.simulate.config import CV_SCHEMES, DEFAULT_STATS, Progress, RunConfig
 from quorumsgd.simulate.layout import StateLayout
-from quorumsgd.simulate.measures import MEASURES, REQUIRED_FIELDS, Measure, MeasureContext
+from quorumsgd.simulate.measures import Measure, MeasureContext
 from quorumsgd.simulate.noise_stream import NoiseStream
-from quorumsgd.simulate.oracle import linearize, psd_factor
 from quorumsgd.simulate.result import EnsembleResult
-from quorumsgd.simulate.schedules import burn_in_steps
+from quorumsgd.simulate.schemes import Scheme, select
 from quorumsgd.simulate.statistics import TimeAverage, shift_summary, summarize
 
-DEFAULT_STATS = ("center_error", "spread")
-
-CV_SCHEMES = {"cv": "continuous", "euler_cv": "euler"}
-"""Euler--Maruyama with the linearized system as control variate, and the law its expectations come from."""
-
-Progress = Callable[[int, int], None]
-"""``progress(steps_done, steps_total)``, called after every block of steps."""
-
-
-def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InvalidParameter(name, f"an integer >= {minimum}", value, "run_ensemble")
-    return int(value)
-
-
-def _agent_param(value: Any, n_agents: int, name: str) -> float | np.ndarray:
-    """A positive scalar, or a per-agent array of shape ``(n_agents,)`` returned as ``(n_agents, 1)``."""
-    arr = numeric_array(value, name, "run_ensemble")
-    if arr.ndim == 0:
-        if not float(arr) > 0:
-            raise InvalidParameter(name, "> 0", value, "run_ensemble")
-        return float(arr)
-    if arr.shape != (n_agents,) or not np.all(arr > 0):
-        raise InvalidParameter(name, f"> 0 with shape () or ({n_agents},)", arr.shape, "run_ensemble")
-    return arr[:, None]
+__all__ = ["CV_SCHEMES", "DEFAULT_STATS", "Progress", "Run", "integrate", "run_ensemble", "uniform_box"]
 
 
 def _initial_positions(x0: Any, sims: int, n_agents: int, dim: int, seed: int) -> np.ndarray:
@@ -114,248 +91,86 @@ def uniform_box(low: float, high: float) -> Callable[[np.random.Generator, tuple
     return draw
 
 
-class _Run:
-    """One ensemble run: validated inputs, the state on the backend, accumulators, and the step loop."""
+class Run:
+    """One ensemble run: the state on the backend, the scheme, the noise stream, accumulators and the loop.
 
-    def __init__(self, algorithm: Any, objective: Objective, noise: NoiseModel | None, kw: dict[str, Any]):
-        self.alg, self.objective, self.noise = algorithm, objective, noise
-        self.kw = kw
-        self.backend: Backend = kw["backend"]
-        self.sims, self.n_agents, self.dim = kw["sims"], kw["n_agents"], objective.dim
-        self.steps, self.burn_in = kw["steps"], kw["burn_in"]
-        self.discrete = isinstance(algorithm, DiscreteAlgorithm)
-        self.scheme = "discrete" if self.discrete else kw["scheme"]
-        self.dt = kw["dt"]
+    Attributes read by the schemes: ``config``, ``backend``, ``sims``, ``state`` (or ``flat`` and ``layout`` for
+    flat schemes), ``scale`` (the per-agent noise factor), ``x0``.
+    """
+
+    def __init__(self, config: RunConfig, scheme: Scheme | None = None) -> None:
+        p, s, sv = config.problem, config.solver, config.saving
+        self.config = config
+        self.backend: Backend = s.backend
         b = self.backend
-        x0 = _initial_positions(kw["x0"], self.sims, self.n_agents, self.dim, kw["seed"])
-        self.state = {k: b.copy(b.asarray(v)) for k, v in algorithm.init(b.asarray(x0), SIM_OPS).items()}
-        self.grad = objective.grad
-        self.affine = self._setup_affine(kw["fused"])
-        self.flat_mode = self.scheme == "exact" or self.affine is not None
-        self.control: LinearizedControl | None = None
-        self.ystate: dict[str, Array] = {}
-        if self.scheme in CV_SCHEMES:
-            self._setup_control(x0)
-        self._setup_noise()
+        self.sims, self.n_agents, self.dim = p.sims, p.n_agents, p.dim
+        self.steps, self.burn_in = s.steps, sv.burn_in
+        self.x0 = _initial_positions(p.x0, self.sims, self.n_agents, self.dim, s.seed)
+        self.state: dict[str, Array] = {k: b.copy(b.asarray(v))
+                                        for k, v in p.algorithm.init(b.asarray(self.x0), SIM_OPS).items()}
+        self.layout: StateLayout | None = None
+        self.flat: Array = None
+        self.scale: float | np.ndarray = 1.0
+        self.scheme = select(config) if scheme is None else scheme
+        self.scheme.init(self)
+        self.flat_mode = self.scheme.flat
+        spec = self.scheme.noise(self)
+        self.stream: NoiseStream | None = None
+        if spec is not None:
+            self.stream = NoiseStream(b, spec.step_shape, self.steps, seed=s.seed, distribution=spec.distribution,
+                                      block_steps=s.block_steps, streams=s.streams, transform=spec.transform,
+                                      injected=s.noise_values, rng=s.rng, scale=spec.scale)
         self.live = b.asarray(np.ones(self.sims, dtype=bool), dtype="bool")
         self.diverged_at = np.full(self.sims, -1, dtype=np.int64)
-        self.ctx = MeasureContext(objective, kw["minimizer"], SIM_OPS)
-        self.measures: list[tuple[str, Measure]] = kw["measures"]
-        self.accum = {name: TimeAverage(b, self.sims, kw["time_batches"]) for name, _ in self.measures}
+        self.ctx = MeasureContext(p.objective, p.minimizer, SIM_OPS)
+        self.measures: list[tuple[str, Measure]] = list(sv.measures)
+        self.accum = {name: TimeAverage(b, self.sims, sv.time_batches) for name, _ in self.measures}
+        control = getattr(self.scheme, "control", None)
+        self.cv_expect: dict[str, float] = ({} if control is None else
+                                            control.expectations([n for n, _ in self.measures],
+                                                                 CV_SCHEMES[s.scheme]))
         # Controlled statistics also keep their plain time averages: the variance ratio is reported.
-        self.accum_plain = {name: TimeAverage(b, self.sims, kw["time_batches"]) for name in self.cv_expect}
-        self.trace_every = kw["trace_every"]
+        self.accum_plain = {name: TimeAverage(b, self.sims, sv.time_batches) for name in self.cv_expect}
+        self.trace_every = sv.trace_every
         self.trace_steps: list[int] = []
         self.trace_values: dict[str, list[Array]] = {name: [] for name, _ in self.measures}
         # The exact scheme carries the integral of the center in its state (exact, no Riemann sum).
-        self.exact_integral = self.scheme == "exact" and kw["time_average"]
+        self.exact_integral = self.scheme.carries_integral
         self.ta_sum = (b.zeros((self.sims, self.dim), dtype="float64")
-                       if kw["time_average"] and not self.exact_integral else None)
-        self.scratch: dict[str, Any] = {}
+                       if sv.time_average and not self.exact_integral else None)
 
-    # ----------------------------------------------------------------------------------- fused affine step
-    def _setup_affine(self, fused: bool | None) -> tuple[Array, Array | None, slice] | None:
-        """Euler on an affine drift as one product per step: ``X (I + M dt)^T + m dt``, read off the drift.
-
-        Used for ``scheme="euler"`` with constant (or no) noise when the drift is affine and time independent
-        (:func:`~quorumsgd.simulate.control_variate.affine_drift`) and the flat state is small
-        (``fused=None``), or always when it applies (``fused=True``); ``fused=False`` keeps the array step.
-        """
-        if fused is False or self.scheme != "euler" or (self.noise is not None and self.noise.state_dependent):
-            return None
-        layout = StateLayout.of(self.state)
-        if fused is None and layout.size > AFFINE_MAX_SIZE:
-            return None
-        found = affine_drift(self.alg, self.objective, self.n_agents)
-        if found is None:
-            return None
-        lay, matrix, offset = found
-        b = self.backend
-        step_t = b.asarray((np.eye(lay.size) + self.dt * matrix).T.copy())
-        off = b.asarray(self.dt * offset) if np.any(offset) else None
-        self.layout = lay
-        return step_t, off, lay.slices[self.alg.noisy_field]
-
-    def _affine_step(self, k: int, z: Array | None) -> None:
-        step_t, off, noisy = self.affine
-        flat = self.flat @ step_t
-        if off is not None:
-            flat += off
-        if z is not None:
-            flat[:, noisy] += z.reshape(self.sims, -1)
-        self.flat = flat
-
-    # ------------------------------------------------------------------------------- control variate
-    def _setup_control(self, x0: np.ndarray) -> None:
-        """The linearized system Y beside X (:mod:`quorumsgd.simulate.control_variate`)."""
-        kw, b = self.kw, self.backend
-        self.control = c = LinearizedControl.build(self.alg, self.objective, self.noise, self.n_agents, kw["lr"],
-                                                   kw["batch_size"], self.dt, kw["minimizer"])
-        flat = c.draw_start(self.sims, kw["seed"])
-        self.ystate = {k: b.copy(b.asarray(v)) for k, v in c.layout.unflatten(flat).items()}
-        self.ygrad = c.objective.grad
-        self.y_affine = None
-        if c.layout.size <= AFFINE_MAX_SIZE and kw["fused"] is not False:
-            # Y is linear by construction: one product per step (read off the drift by linearize)
-            step_t = b.asarray((np.eye(c.layout.size) + self.dt * c.sde.drift_matrix).T.copy())
-            off = b.asarray(self.dt * c.sde.offset) if np.any(c.sde.offset) else None
-            self.y_affine = (step_t, off, c.layout.slices[self.alg.noisy_field])
-            self.yflat = b.copy(b.asarray(flat))
-        self.yctx = MeasureContext(c.objective, c.x_star, SIM_OPS)
-
-    @property
-    def cv_expect(self) -> dict[str, float]:
-        """Exact expectations of the controlled statistics (empty without a control variate)."""
-        if self.control is None:
-            return {}
-        if not hasattr(self, "_cv_expect"):
-            self._cv_expect = self.control.expectations([n for n, _ in self.kw["measures"]],
-                                                        CV_SCHEMES[self.scheme])
-        return self._cv_expect
-
-    # ------------------------------------------------------------------------------------------ noise
-    def _setup_noise(self) -> None:
-        kw, b, noise = self.kw, self.backend, self.noise
-        self.stream: NoiseStream | None = None
-        self.constant_noise = noise is not None and not noise.state_dependent
-        if noise is None:
-            return
-        if self.scheme == "exact":
-            sde = linearize(self.alg, self.objective, self.n_agents, noise, kw["lr"], kw["batch_size"])
-            self.layout = sde.layout
-            if self.scheme == "exact" and kw["time_average"]:
-                sde = sde.with_center_integral()  # Lemma 5.5's integral, transported exactly with the state
-            tm = sde.transition(self.dt)
-            self.exact_matrix_t = b.asarray(tm.matrix.T.copy())
-            self.exact_offset = b.asarray(tm.offset)
-            factor_t = np.ascontiguousarray(psd_factor(tm.cov).T)
-            step_shape: tuple[int, ...] = (self.sims, sde.size)
-
-            def transform(z: Array) -> Array:
-                return z @ constant(factor_t, like=z)
-
-            distribution, gen_scale = "normal", 1.0  # the exact transition is Gaussian whatever the base noise
-        else:
-            if self.discrete:
-                scale = 1.0 / np.sqrt(kw["batch_size"])  # zeta = B z / sqrt(b), eq. (1)
-            else:
-                scale = np.sqrt(np.asarray(kw["lr"]) / np.asarray(kw["batch_size"]) * self.dt)  # eq. (2)
-            scale = float(scale) if np.ndim(scale) == 0 else np.asarray(scale, dtype=np.float64)
-            self.scale_np = scale
-            step_shape = (self.sims, self.n_agents, self.dim)
-
-            def scaled(z: Array) -> Array:
-                if isinstance(scale, float):
-                    z *= scale
-                else:
-                    z *= constant(scale, like=z)
-                return z
-
-            gen_scale = 1.0
-            if self.constant_noise and noise.scalar_factor is not None and isinstance(scale, float):
-                # B = s I and a scalar sqrt(lr dt / b): the generator draws the increments directly.
-                gen_scale, transform = noise.scalar_factor * scale, None
-            elif self.constant_noise:
-                def transform(z: Array) -> Array:
-                    return scaled(noise.apply_inplace(z))
-            else:
-                transform = None  # B(x) needs the state: applied in the step
-            distribution = "rademacher" if kw["increments"] == "rademacher" else noise.distribution
-        self.stream = NoiseStream(b, step_shape, self.steps, seed=kw["seed"], distribution=distribution,
-                                  block_steps=kw["block_steps"], streams=kw["streams"], transform=transform,
-                                  injected=kw["noise_values"], rng=kw["rng"], scale=gen_scale)
-
-    def _blocks(self) -> Any:
+    # ----------------------------------------------------------------------------------- bookkeeping
+    def _blocks(self) -> Iterator[tuple[int, Array | None]]:
         if self.stream is not None:
             yield from self.stream.blocks()
             return
-        size = self.kw["block_steps"] or 1024
+        size = self.config.solver.block_steps or 1024
         for start in range(0, self.steps, size):
             yield start, None
 
-    # ------------------------------------------------------------------------------------------ steps
-    def _scale_like(self, like: Array) -> Any:
-        s = self.scale_np
-        return s if isinstance(s, float) else constant(s, like=like)
-
-    def _euler_step(self, k: int, z: Array | None) -> None:
-        state = self.state
-        inc = z
-        if z is not None and not self.constant_noise:
-            x = state["x"]  # B is evaluated at the pre-step state (Ito / Euler--Maruyama)
-            inc = self.noise.apply(x, z) * self._scale_like(x)
-        self._euler_update(state, self.grad, inc, k)
-
-    def _cv_step(self, k: int, z: Array | None) -> None:
-        """X and its linearization Y, one Euler--Maruyama step each on the same base variates."""
-        yinc = z
-        if z is not None and not self.constant_noise:
-            yinc = self.control.noise.apply(None, z) * self._scale_like(z)  # B(x*) z
-        self._euler_step(k, z)
-        if self.y_affine is None:
-            self._euler_update(self.ystate, self.ygrad, yinc, k)
-            return
-        step_t, off, noisy = self.y_affine
-        yflat = self.yflat @ step_t
-        if off is not None:
-            yflat += off
-        if yinc is not None:
-            yflat[:, noisy] += yinc.reshape(self.sims, -1)
-        self.yflat = yflat
-
-    def _euler_update(self, state: dict[str, Array], grad: Any, inc: Array | None, k: int) -> None:
-        drift = self.alg.drift(state, grad, SIM_OPS, k * self.dt)
-        dt = self.dt
-        for name, d in drift.items():
-            if d is state[name]:
-                d = d * dt
-            else:
-                d *= dt
-            state[name] += d
-        if inc is not None:
-            state[self.alg.noisy_field] += inc
-
-    def _discrete_step(self, k: int, z: Array | None) -> None:
-        state = self.state
-        point = self.alg.gradient_point(state)
-        g = self.grad(point)
-        if z is not None:
-            zeta = z if self.constant_noise else self.noise.apply(point, z) * self._scale_like(point)
-            g = g - zeta
-        lr = self.kw["lr_at"](k)
-        if self.kw["gains"] is not None:
-            state["gains"] = self.backend.asarray(self.kw["gains"](state, k, self.scratch))
-        self.state = self.alg.apply(state, g, SIM_OPS, lr)
-
-    def _exact_step(self, k: int, z: Array | None) -> None:
-        flat = self.flat @ self.exact_matrix_t
-        flat += self.exact_offset
-        if z is not None:
-            flat += z
-        self.flat = flat
-
-    # ----------------------------------------------------------------------------------- bookkeeping
-    def _sync_state(self) -> None:
+    def sync_state(self) -> None:
         if self.flat_mode:
+            assert self.layout is not None
             self.state = self.layout.unflatten(self.flat)
 
     def _record(self, k_done: int) -> None:
         """Statistics of the state after ``k_done`` steps (stationary window and traces)."""
-        in_window = k_done > self.burn_in and (k_done - self.burn_in) % self.kw["record_every"] == 0
+        sv = self.config.saving
+        in_window = k_done > self.burn_in and (k_done - self.burn_in) % sv.record_every == 0
         in_trace = self.trace_every is not None and k_done % self.trace_every == 0
         if not (in_window or in_trace):
             return
-        self._sync_state()
+        self.sync_state()
         window = self.steps - self.burn_in
-        batch = (k_done - self.burn_in - 1) * self.kw["time_batches"] // window if in_window else 0
+        batch = (k_done - self.burn_in - 1) * sv.time_batches // window if in_window else 0
         for name, fn in self.measures:
             values = fn(self.state, self.ctx)
             if in_window:
                 if name in self.cv_expect:
-                    if self.y_affine is not None:
-                        self.ystate = self.control.layout.unflatten(self.yflat)
+                    twin = self.scheme.twin(self)
+                    assert twin is not None
                     self.accum_plain[name].add(values, batch)
-                    self.accum[name].add(values - fn(self.ystate, self.yctx), batch)
+                    self.accum[name].add(values - fn(*twin), batch)
                 else:
                     self.accum[name].add(values, batch)
             if in_trace:
@@ -378,13 +193,13 @@ class _Run:
         """True when no step up to ``end`` needs statistics, traces, time averages or divergence checks."""
         no_stats = not self.measures or end <= self.burn_in
         return (no_stats and self.trace_every is None and self.ta_sum is None
-                and not self.kw["check_every"])
+                and not self.config.saving.check_every)
 
-    def _check_divergence(self, k_done: int) -> None:
+    def check_divergence(self, k_done: int) -> None:
         b = self.backend
-        self._sync_state()
+        self.sync_state()
         finite = None
-        threshold = self.kw["divergence_threshold"]
+        threshold = self.config.saving.divergence_threshold
         for arr in self.state.values():
             rows = b.finite_rows(arr) if threshold is None else b.bounded_rows(arr, threshold)
             finite = rows if finite is None else finite & rows
@@ -402,56 +217,61 @@ class _Run:
                 arr[newly] = 0.0
 
     def run(self) -> EnsembleResult:
-        kw, b = self.kw, self.backend
+        """Integrate all steps (the scheme's own kernel, or the loop over its ``step``) and summarize."""
         start_time = time.perf_counter()
+        if not self.scheme.integrate(self):
+            self._loop()
+        return self._finish(time.perf_counter() - start_time)
+
+    def _loop(self) -> None:
+        sv, b = self.config.saving, self.backend
         if self.flat_mode:
-            self.layout = StateLayout.of(self.state) if not hasattr(self, "layout") else self.layout
+            assert self.layout is not None
             self.flat = self.layout.flatten(self.state)
             if self.exact_integral:
                 flat = b.zeros((self.sims, self.layout.size + self.dim))
                 flat[:, : self.layout.size] = self.flat
                 self.flat = flat
-        step = {"euler": self._affine_step if self.affine is not None else self._euler_step, "discrete": self._discrete_step, "exact": self._exact_step,
-                "cv": self._cv_step, "euler_cv": self._cv_step}[self.scheme]
-        check_every = kw["check_every"]
+        scheme = self.scheme
+        check_every, block_steps = sv.check_every, self.config.solver.block_steps
         if self.trace_every is not None:
             self._record(0)
         blas = b.single_threaded_blas() if self.stream is not None and self.stream.use_pool else nullcontext()
         with b.no_grad(), b.errstate(), blas:
             for start, block in self._blocks():
                 n = self.steps - start if block is None else block.shape[0]
-                n = min(n, kw["block_steps"] or 1024) if block is None else n
+                n = min(n, block_steps or 1024) if block is None else n
                 if self._bare_block(start + n):
                     # Nothing to record in this block: the tightest loop (per-step overhead decides the
                     # speed of small ensembles).
                     for j in range(n):
-                        step(start + j, None if block is None else block[j])
+                        scheme.step(self, start + j, None if block is None else block[j])
                     n_done = start + n
-                    self._check_divergence(n_done)
-                    if kw["progress"] is not None:
-                        kw["progress"](n_done, self.steps)
+                    self.check_divergence(n_done)
+                    if sv.progress is not None:
+                        sv.progress(n_done, self.steps)
                     continue
                 for j in range(n):
                     k = start + j
                     if self.ta_sum is not None:
-                        self._sync_state()
+                        self.sync_state()
                         self.ta_sum += b.float64(SIM_OPS.mean(self.state["x"]))
-                    step(k, None if block is None else block[j])
+                    scheme.step(self, k, None if block is None else block[j])
                     self._record(k + 1)
                     if check_every and (k + 1) % check_every == 0:
-                        self._check_divergence(k + 1)
-                self._check_divergence(start + n)
-                if kw["progress"] is not None:
-                    kw["progress"](start + n, self.steps)
-        return self._finish(time.perf_counter() - start_time)
+                        self.check_divergence(k + 1)
+                self.check_divergence(start + n)
+                if sv.progress is not None:
+                    sv.progress(start + n, self.steps)
 
     def _finish(self, elapsed: float) -> EnsembleResult:
         with np.errstate(all="ignore"):  # huge-but-finite statistics of unstable runs overflow when squared
             return self._summaries(elapsed)
 
     def _summaries(self, elapsed: float) -> EnsembleResult:
-        b, conf = self.backend, self.kw["confidence"]
-        self._sync_state()
+        cfg = self.config
+        b, conf = self.backend, cfg.saving.confidence
+        self.sync_state()
         live = b.bool_to_numpy(self.live)
         stationary, plain = {}, {}
         if self.steps > self.burn_in:
@@ -471,22 +291,40 @@ class _Run:
         trace = {name: np.array([float(v) for v in vals]) for name, vals in self.trace_values.items()}
         ta = None
         if self.exact_integral:
+            assert self.layout is not None
             ta = np.array(b.to_numpy(b.float64(self.flat[:, self.layout.size:])), dtype=np.float64)
-            ta /= self.steps * self.dt
+            ta /= self.steps * cfg.solver.dt
             ta[~live] = np.nan
         if self.ta_sum is not None:
             ta = b.to_numpy(self.ta_sum) / self.steps
             ta[~live] = np.nan
-        params = {k: self.kw[k] for k in ("sims", "n_agents", "steps", "dt", "burn_in", "record_every",
-                                          "time_batches", "seed", "scheme", "confidence")}
+        p, s, sv = cfg.problem, cfg.solver, cfg.saving
+        params: dict[str, Any] = dict(sims=p.sims, n_agents=p.n_agents, steps=s.steps, dt=s.dt, burn_in=sv.burn_in,
+                                      record_every=sv.record_every, time_batches=sv.time_batches, seed=s.seed,
+                                      scheme=s.scheme, confidence=sv.confidence)
         params.update(dim=self.dim, backend=b.name, dtype=b.dtype, device=b.device,
-                      algorithm=repr(self.alg), objective=repr(self.objective), noise=repr(self.noise),
-                      scheme=self.scheme)
-        if self.control is not None:
-            params["control_variate"] = {"target": CV_SCHEMES[self.scheme], "expectations": dict(self.cv_expect)}
+                      algorithm=repr(p.algorithm), objective=repr(p.objective), noise=repr(p.noise),
+                      scheme=s.scheme, kernel=getattr(self.scheme, "kernel_name", "engine"))
+        control = getattr(self.scheme, "control", None)
+        if control is not None:
+            params["control_variate"] = {"target": CV_SCHEMES[s.scheme], "expectations": dict(self.cv_expect)}
         return EnsembleResult(stationary, final, final_state, ~live, self.diverged_at,
                               np.asarray(self.trace_steps, dtype=np.int64), trace, ta, params, elapsed,
                               stationary_plain=plain)
+
+
+def integrate(config: RunConfig) -> EnsembleResult:
+    """Run a validated configuration (the typed entry point; :func:`run_ensemble` builds the configuration).
+
+    Example:
+        >>> from quorumsgd.algorithms import QSGD
+        >>> from quorumsgd.objectives import GaussianNoise, Quadratic
+        >>> cfg = RunConfig.build(QSGD(coupling=1.0), Quadratic.isotropic(1), GaussianNoise.isotropic(1, 1.0),
+        ...                       n_agents=3, sims=50, steps=200, dt=0.05, lr=0.1, burn_in=100)
+        >>> integrate(cfg).stationary["spread"].n
+        50
+    """
+    return Run(config).run()
 
 
 def run_ensemble(
@@ -518,6 +356,7 @@ def run_ensemble(
     scheme: str = "euler",
     increments: str = "gaussian",
     fused: bool | None = None,
+    kernel: str = "auto",
     lr_schedule: Callable[[int], Any] | None = None,
     gains: Callable[[dict[str, Array], int, dict[str, Any]], Array] | None = None,
     minimizer: np.ndarray | None = None,
@@ -568,7 +407,12 @@ def run_ensemble(
             of the generator's cost.
         fused: ``scheme="euler"`` on an affine, time-independent drift (quadratic objective) with constant noise:
             one ``(N, N)`` product per step read off the algorithm's drift (same numbers up to rounding);
-            ``None`` uses it for small flat states (``N <= 64``), ``True`` whenever it applies, ``False`` never.
+            ``None`` uses it for small flat states (``N <= 64``), ``True`` whenever it applies, ``False`` never
+            (and ``False`` also keeps the fused kernel off: the algorithm's own array step).
+        kernel: ``"auto"`` (default) runs the fused simulation kernel (:mod:`quorumsgd.simulate.kernels`: noise
+            from a counter-based generator inside the kernel, statistics accumulated there) where it applies
+            (``scheme="euler"``, affine time-independent drift, constant noise, the built-in statistics) and
+            the array engine elsewhere; ``"fused"`` requires it; ``"engine"`` never uses it.
         lr_schedule: ``step -> lr`` for discrete iterations (e.g. :func:`~quorumsgd.simulate.schedules.halving_schedule`).
         gains: SD-QSGD hook ``(state, step, scratch) -> gains (sims, agents, 1)`` for discrete iterations
             with ``pull="state_dependent"`` (e.g. :class:`~quorumsgd.simulate.schedules.BestAgentGains`).
@@ -584,151 +428,12 @@ def run_ensemble(
     Raises:
         InvalidParameter: on shape mismatches and invalid parameters, before any work is done.
     """
-    kw = _validate(algorithm, objective, noise, locals())
-    return _Run(algorithm, objective, noise, kw).run()
-
-
-def _validate(algorithm: Any, objective: Objective, noise: NoiseModel | None, given: dict[str, Any]
-              ) -> dict[str, Any]:
-    kw = dict(given)
-    if not isinstance(algorithm, (ContinuousAlgorithm, DiscreteAlgorithm)):
-        raise InvalidParameter("algorithm", "a ContinuousAlgorithm or DiscreteAlgorithm",
-                               type(algorithm).__name__, "run_ensemble")
-    if not isinstance(objective, Objective):
-        raise InvalidParameter("objective", "an Objective", type(objective).__name__, "run_ensemble")
-    if noise is not None and not isinstance(noise, NoiseModel):
-        raise InvalidParameter("noise", "a NoiseModel or None", type(noise).__name__, "run_ensemble")
-    if noise is not None and noise.dim != objective.dim:
-        raise InvalidParameter("noise.dim", f"== objective.dim = {objective.dim}", noise.dim, "run_ensemble")
-    n_agents = kw["n_agents"] = _positive_int(kw["n_agents"], "n_agents")
-    kw["sims"] = _positive_int(kw["sims"], "sims")
-    steps = kw["steps"] = _positive_int(kw["steps"], "steps")
-    kw["burn_in"] = _positive_int(kw["burn_in"], "burn_in", 0)
-    if kw["burn_in_rates"] is not None:
-        if kw["burn_in"]:
-            raise InvalidParameter("burn_in", "0 when burn_in_rates is given", kw["burn_in"], "run_ensemble")
-        kw["burn_in"] = burn_in_steps(kw["burn_in_rates"], _step_time(algorithm, kw), kw["burn_in_tolerance"])
-    if kw["burn_in"] >= steps:
-        raise InvalidParameter("burn_in", f"< steps = {steps}", kw["burn_in"], "run_ensemble")
-    kw["record_every"] = _positive_int(kw["record_every"], "record_every")
-    kw["time_batches"] = _positive_int(kw["time_batches"], "time_batches")
-    if kw["time_batches"] > steps - kw["burn_in"]:
-        raise InvalidParameter("time_batches", "<= steps - burn_in", kw["time_batches"], "run_ensemble")
-    for name in ("trace_every", "check_every", "block_steps"):
-        if kw[name] is not None:
-            kw[name] = _positive_int(kw[name], name)
-    kw["streams"] = _positive_int(kw["streams"], "streams")
-    if kw["divergence_threshold"] is not None and not kw["divergence_threshold"] > 0:
-        raise InvalidParameter("divergence_threshold", "> 0 or None", kw["divergence_threshold"], "run_ensemble")
-    if not 0.5 <= kw["confidence"] < 1:
-        raise InvalidParameter("confidence", "0.5 <= confidence < 1", kw["confidence"], "run_ensemble")
-    _positive_int(kw["seed"], "seed", 0)
-    kw["backend"] = Backend.make(kw["backend"], kw["dtype"], kw["device"])
-    kw["batch_size"] = _agent_param(kw["batch_size"], n_agents, "batch_size")
-    discrete = isinstance(algorithm, DiscreteAlgorithm)
-    if discrete:
-        if kw["dt"] is not None:
-            raise InvalidParameter("dt", "None for a discrete iteration (one step is one iteration)", kw["dt"],
-                                   "run_ensemble")
-        if kw["scheme"] not in ("euler", "discrete"):
-            raise InvalidParameter("scheme", "'euler' (ignored) for a discrete iteration", kw["scheme"],
-                                   "run_ensemble")
-        kw["lr_at"] = _lr_function(kw, n_agents)
-        needs_gains = isinstance(algorithm, QuorumIteration) and algorithm.pull == "state_dependent"
-        if needs_gains and kw["gains"] is None:
-            raise InvalidParameter("gains", "given for pull='state_dependent' (SD-QSGD)", None, "run_ensemble")
-    else:
-        if kw["dt"] is None:
-            raise InvalidParameter("dt", "be given (> 0) for a continuous algorithm", None, "run_ensemble")
-        kw["dt"] = positive_number(kw["dt"], "dt", "run_ensemble")
-        if kw["lr_schedule"] is not None or kw["gains"] is not None:
-            raise InvalidParameter("lr_schedule", "None for continuous algorithms (gains live in SDQSGD)",
-                                   "given", "run_ensemble")
-        if noise is not None:
-            if kw["lr"] is None:
-                raise InvalidParameter("lr", "given (it sets the SDE noise sqrt(lr/batch_size))", None,
-                                       "run_ensemble")
-            kw["lr"] = _agent_param(kw["lr"], n_agents, "lr")
-        if kw["scheme"] not in ("euler", "exact", *CV_SCHEMES):
-            raise InvalidParameter("scheme", "'euler', 'exact', 'cv' or 'euler_cv'", kw["scheme"], "run_ensemble")
-        if kw["scheme"] == "exact":
-            if not isinstance(objective, Quadratic) or (noise is not None and noise.state_dependent):
-                raise InvalidParameter("scheme", "'euler' unless the objective is Quadratic and the noise "
-                                       "constant", "exact", "run_ensemble")
-            if noise is None:
-                raise InvalidParameter("noise", "given for scheme='exact'", None, "run_ensemble")
-    example = algorithm.init(np.zeros((1, n_agents, objective.dim)), SIM_OPS)
-    kw["measures"] = _measures(kw["stats"], example)
-    if kw["noise_values"] is not None:
-        shape = tuple(np.shape(kw["noise_values"]))
-        if kw["scheme"] == "exact":
-            size = StateLayout.of(example).size + (objective.dim if kw["time_average"] else 0)
-            want = (steps, kw["sims"], size)
-        else:
-            want = (steps, kw["sims"], n_agents, objective.dim)
-        if noise is None:
-            raise InvalidParameter("noise_values", "used with a noise model", shape, "run_ensemble")
-        if shape != want:
-            raise InvalidParameter("noise_values", f"shape {want}", shape, "run_ensemble")
-    if kw["increments"] not in ("gaussian", "rademacher"):
-        raise InvalidParameter("increments", "'gaussian' or 'rademacher'", kw["increments"], "run_ensemble")
-    if kw["increments"] == "rademacher" and (discrete or kw["scheme"] == "exact" or noise is None
-                                             or noise.distribution != "normal"):
-        raise InvalidParameter("increments", "'gaussian' unless a continuous algorithm with Gaussian noise runs "
-                               "an Euler scheme (weak increments replace Brownian increments only)",
-                               kw["increments"], "run_ensemble")
-    if kw["rng"] not in ("torch", "numpy"):
-        raise InvalidParameter("rng", "'torch' or 'numpy'", kw["rng"], "run_ensemble")
-    return kw
-
-
-def _step_time(algorithm: Any, kw: dict[str, Any]) -> float:
-    """Duration of one step in the SDE's time: ``dt``, or the learning rate of a discrete iteration (t = eta n)."""
-    if isinstance(algorithm, ContinuousAlgorithm):
-        if kw["dt"] is None or not float(kw["dt"]) > 0:
-            raise InvalidParameter("dt", "> 0 for a continuous algorithm", kw["dt"], "run_ensemble")
-        return float(kw["dt"])
-    lr = kw["lr_schedule"](0) if kw["lr_schedule"] is not None else kw["lr"]
-    lr = getattr(algorithm, "lr", None) if lr is None else lr
-    if lr is None:
-        raise InvalidParameter("lr", "known to convert burn_in_rates into iterations", None, "run_ensemble")
-    return float(np.min(lr))
-
-
-def _lr_function(kw: dict[str, Any], n_agents: int) -> Callable[[int], Any]:
-    backend: Backend = kw["backend"]
-    schedule, lr = kw["lr_schedule"], kw["lr"]
-    if schedule is not None and lr is not None:
-        raise InvalidParameter("lr", "None when lr_schedule is given", lr, "run_ensemble")
-    if schedule is not None:
-        def at(step: int) -> Any:
-            value = _agent_param(schedule(step), n_agents, "lr_schedule(step)")
-            return value if isinstance(value, float) else backend.asarray(value)
-
-        return at
-    if lr is None:
-        return lambda step: None
-    fixed = _agent_param(lr, n_agents, "lr")
-    fixed = fixed if isinstance(fixed, float) else backend.asarray(fixed)
-    return lambda step: fixed
-
-
-def _measures(stats: Sequence[Any], example: dict[str, np.ndarray]) -> list[tuple[str, Measure]]:
-    out = []
-    for item in stats:
-        if isinstance(item, str):
-            if item not in MEASURES:
-                raise InvalidParameter("stats", f"names in {sorted(MEASURES)}", item, "run_ensemble")
-            need = REQUIRED_FIELDS.get(item)
-            if need is not None and need not in example:
-                raise InvalidParameter("stats", f"a statistic available for this algorithm ({item} needs the "
-                                       f"state field {need!r})", item, "run_ensemble")
-            out.append((item, MEASURES[item]))
-        elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str) and callable(item[1]):
-            out.append(item)
-        else:
-            raise InvalidParameter("stats", "a measure name or a (name, callable) pair", item, "run_ensemble")
-    names = [n for n, _ in out]
-    if len(set(names)) != len(names):
-        raise InvalidParameter("stats", "distinct names", names, "run_ensemble")
-    return out
+    config = RunConfig.build(
+        algorithm, objective, noise, n_agents=n_agents, sims=sims, steps=steps, dt=dt, lr=lr, batch_size=batch_size,
+        x0=x0, burn_in=burn_in, burn_in_rates=burn_in_rates, burn_in_tolerance=burn_in_tolerance, stats=stats,
+        record_every=record_every, time_batches=time_batches, trace_every=trace_every, time_average=time_average,
+        confidence=confidence, backend=backend, dtype=dtype, device=device, seed=seed, noise_values=noise_values,
+        scheme=scheme, increments=increments, fused=fused, kernel=kernel, lr_schedule=lr_schedule, gains=gains,
+        minimizer=minimizer, block_steps=block_steps, streams=streams, rng=rng, check_every=check_every,
+        divergence_threshold=divergence_threshold, progress=progress)
+    return integrate(config)

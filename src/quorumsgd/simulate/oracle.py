@@ -44,6 +44,7 @@ from quorumsgd.algorithms.base import ContinuousAlgorithm, DiscreteAlgorithm
 from quorumsgd.algorithms.layout import StateLayout
 from quorumsgd.algorithms.linearize import affine_map
 from quorumsgd.algorithms.ops import SIM_OPS
+from quorumsgd.algorithms.qsgd import noise_scale
 from quorumsgd.errors import InvalidParameter
 from quorumsgd.objectives.base import Objective
 from quorumsgd.objectives.noise import NoiseModel
@@ -288,7 +289,7 @@ def linearize(algorithm: ContinuousAlgorithm, objective: Objective, n_agents: in
     g = np.zeros((layout.size, n_agents * dim))
     if noise is not None:
         factor = psd_factor(noise.covariance())
-        scale = np.sqrt(_per_agent(lr, n_agents, "lr") / _per_agent(batch_size, n_agents, "batch_size"))
+        scale = noise_scale(_per_agent(lr, n_agents, "lr"), _per_agent(batch_size, n_agents, "batch_size"))
         idx = layout.index(algorithm.noisy_field)
         for i in range(n_agents):  # builds a (N x p n) matrix once; not a simulation loop
             g[idx[i], i * dim:(i + 1) * dim] = scale[i] * factor
