@@ -66,6 +66,11 @@ class Engine:
             return "in-process"
         return f"dask LocalCluster, {self.workers} worker {'processes' if self.processes else 'threads'}"
 
+    def probe(self) -> None:
+        """Check, within seconds, that the scheduler (if any) accepts connections: before any work is done."""
+        if self.scheduler:
+            _reachable(self.scheduler)
+
     def __enter__(self) -> Engine:
         self.start()
         return self

@@ -123,6 +123,7 @@ def hunt_command(
     store_path = out / "cases.sqlite"
     start = time.perf_counter()
     engine = Engine(workers=workers, scheduler=scheduler)  # checks --workers and --scheduler before any work
+    engine.probe()
 
     def progress(state: Any) -> None:
         best = state.best()

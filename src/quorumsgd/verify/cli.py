@@ -61,7 +61,7 @@ def verify_command(
 
         if workers != 0 or scheduler is not None:
             optional_import("distributed", "distributed", "quorumsgd verify --thorough")
-        Engine(workers=workers, scheduler=scheduler)  # --workers and --scheduler checked before any work
+        Engine(workers=workers, scheduler=scheduler).probe()  # --workers and --scheduler checked before any work
     with folder_lock(out, "verify"), terminate_as_interrupt():
         if fresh and distributed and (aside := CaseStore.set_aside(out / "cases.sqlite")) is not None:
             print(f"the previous store was set aside as {aside}", file=sys.stderr)
