@@ -33,7 +33,7 @@ from quorumsgd.engine import Engine
 from quorumsgd.hunt import racing
 from quorumsgd.hunt.cases import DEFAULTS, evaluate_case
 from quorumsgd.hunt.search import complete_case, search_space
-from quorumsgd.strategies import qsgd_problems
+from quorumsgd.testing.strategies import qsgd_problems
 from quorumsgd.verify.checks import Settings
 from quorumsgd.verify.distributed import verify_case
 

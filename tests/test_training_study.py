@@ -91,6 +91,25 @@ def test_missing_partial_and_corrupt_cifar10_are_one_line_errors(tmp_path: Path,
         load_dataset("cifar10", data_root=root)
 
 
+class _RunsCode:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_cifar10_batch_that_would_run_code_is_refused(fake_cifar: Path, tmp_path: Path):
+    # The checksums are bypassed (skip_md5), as for a copy whose files were replaced along with their records.
+    marker = tmp_path / "pwned"
+    batch = fake_cifar / "cifar-10-batches-py" / "data_batch_2"
+    with open(batch, "wb") as handle:
+        pickle.dump({"data": _RunsCode(marker), "labels": [0]}, handle)
+    with pytest.raises(InvalidParameter, match=r"readable CIFAR-10 .*refused to load posix.system") as err:
+        load_dataset("cifar10", data_root=fake_cifar)
+    assert not marker.exists() and "\n" not in str(err.value)
+
+
 def test_tiny_study_end_to_end_on_fake_cifar10(fake_cifar: Path, tmp_path: Path, run_cli):
     out = tmp_path / "study"
     code, stdout, stderr = run_cli("train", "study", "--dataset", "cifar10", "--data-root", str(fake_cifar),

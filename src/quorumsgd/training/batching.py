@@ -50,7 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, grad, vmap
 
-from quorumsgd.training.flat import ParamLayout
+from quorumsgd.training.flat import ParamLayout, aligned
 from quorumsgd.training.network import KERNEL_SIZES, NetworkConfig, PaperCNN
 from quorumsgd.training.rng import agent_seed
 
@@ -147,7 +147,8 @@ class GroupedNetwork(BatchedNetwork):
     def logits(self, flat: torch.Tensor, x: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``(agents, batch, classes)``; ``x`` is per agent ``(agents, batch, C, H, W)`` or shared."""
         c = self.config
-        p = self.layout.unflatten(flat)
+        # The layout aligns every block (flat.py); aligned() only copies a view of a foreign, unaligned buffer.
+        p = {name: aligned(view) for name, view in self.layout.unflatten(flat).items()}
         n = flat.shape[0]
         if x.dim() == 4:  # one batch shown to every model: repeat it along the channel (group) axis
             batch = x.shape[0]
@@ -199,8 +200,11 @@ class LoopNetwork(BatchedNetwork):
         self.single = GroupedNetwork(config, channels_last=channels_last)
 
     def loss_and_grad(self, flat, x, y, masks=None):
-        parts = [self.single.loss_and_grad(flat[i : i + 1], x[i : i + 1], y[i : i + 1],
-                                           None if masks is None else masks[i : i + 1]) for i in range(flat.shape[0])]
+        # Agent i's slice of x or masks starts at i * (its size) elements, which need not be a 16-byte boundary
+        # (odd batch or image sizes); cuDNN crashes on such views, so they are copied (rows of flat never are).
+        parts = [self.single.loss_and_grad(aligned(flat[i : i + 1]), aligned(x[i : i + 1]), aligned(y[i : i + 1]),
+                                           None if masks is None else aligned(masks[i : i + 1]))
+                 for i in range(flat.shape[0])]
         if not parts:
             return flat.new_zeros(flat.shape), flat.new_zeros(0), flat.new_zeros(0)
         grads, losses, errors = zip(*parts, strict=True)
@@ -208,7 +212,7 @@ class LoopNetwork(BatchedNetwork):
 
     @torch.no_grad()
     def eval_sums(self, flat, x, y):
-        parts = [self.single.eval_sums(flat[i : i + 1], x, y) for i in range(flat.shape[0])]
+        parts = [self.single.eval_sums(aligned(flat[i : i + 1]), x, y) for i in range(flat.shape[0])]
         losses, wrong = zip(*parts, strict=True)
         return torch.cat(losses), torch.cat(wrong)
 

@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from quorumsgd.training.plan import StudyChoices, build_plan, run_key
+
 VERDICTS = ("supported", "not supported", "inconclusive", "not run")
 CHANCE_ERROR, CHANCE_LOSS = 0.9, math.log(10.0)
 CONVERGED_GAP = 0.02  # quorum error at most 2 points above its agents' mean: the quorum is a meaningful average
@@ -124,8 +126,6 @@ class StudyRuns:
     """The runs of a study directory, looked up by variant tags; per-seed metric arrays."""
 
     def __init__(self, study_dir: Path):
-        from quorumsgd.training.study import StudyChoices, build_plan, run_key
-
         self.dir = study_dir
         meta = json.loads((study_dir / "study.json").read_text())
         raw = dict(meta["choices"])

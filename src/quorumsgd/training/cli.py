@@ -18,6 +18,7 @@ from quorumsgd.clikit import Interrupted, make_app, output_dir, run
 from quorumsgd.errors import InvalidParameter
 from quorumsgd.training.config import TrainConfig
 from quorumsgd.training.recipes import ALGORITHMS
+from quorumsgd.training.signals import terminate_as_interrupt
 from quorumsgd.training.table1 import DEFAULT_LRS, DEFAULT_MOMENTA, format_table1, run_table1
 
 app = make_app(
@@ -82,6 +83,10 @@ def train(
     spike_divisor: float = typer.Option(10.0, "--spike-divisor", help="SD-QSGD tau = batches/divisor"),
     on_divergence: str = typer.Option("drop", "--on-divergence", help="drop the agent, or stop"),
     batching: str = typer.Option("auto", "--batching", help="auto (fastest, measured), grouped, vmap or loop"),
+    precision: str = typer.Option("strict", "--precision",
+                                  help="strict (fp32, no TF32, deterministic: for claims) or fast (TF32)"),
+    bf16: bool = typer.Option(False, "--bf16", help="with --precision fast: bf16 autocast, fp32 parameters"),
+    compile_step: bool = typer.Option(False, "--compile", help="torch.compile the step (CUDA graphs on a GPU)"),
     eval_batch_size: int = typer.Option(500, "--eval-batch-size"),
     max_train: int | None = typer.Option(None, "--max-train", help="cap on training samples"),
     max_eval: int | None = typer.Option(None, "--max-eval", help="cap on validation / test samples"),
@@ -110,8 +115,8 @@ def train(
         widths=parse_widths(widths), dropout=dropout, pool_kernel=pool_kernel, padding=padding,
         image_size=image_size, lr_schedule=lr_schedule, plateau_threshold=plateau_threshold,
         plateau_patience=plateau_patience, ema_epochs=ema_epochs, magnification=magnification,
-        spike_divisor=spike_divisor, on_divergence=on_divergence, batching=batching,
-        eval_batch_size=eval_batch_size, max_train=max_train, max_eval=max_eval,
+        spike_divisor=spike_divisor, on_divergence=on_divergence, batching=batching, precision=precision,
+        bf16=bf16, compile=compile_step, eval_batch_size=eval_batch_size, max_train=max_train, max_eval=max_eval,
         train_eval_size=train_eval_size, progress=_progress(progress),
     )
     from quorumsgd.training.distributed import launched_by_torchrun, train_distributed
@@ -125,7 +130,8 @@ def train(
             main_rank = int(os.environ.get("RANK", "0")) == 0
             results = train_distributed(config, out, resume=resume)
         else:
-            results = Trainer(config, out).run(resume=resume)
+            with terminate_as_interrupt():  # SIGTERM (timeout, kill) saves and reports like Ctrl-C
+                results = Trainer(config, out).run(resume=resume)
     except KeyboardInterrupt:
         if main_rank:
             raise Interrupted(f"interrupted: completed epochs are saved in {out}/results.json; "
@@ -170,6 +176,7 @@ def table1(
     image_size: int = typer.Option(32, "--image-size"),
     lr_schedule: str = typer.Option("plateau", "--lr-schedule"),
     batching: str = typer.Option("auto", "--batching"),
+    precision: str = typer.Option("strict", "--precision", help="strict (for claims) or fast (TF32)"),
     max_train: int | None = typer.Option(None, "--max-train"),
     max_eval: int | None = typer.Option(None, "--max-eval"),
     train_eval_size: int | None = typer.Option(None, "--train-eval-size"),
@@ -184,8 +191,8 @@ def table1(
         algo="msgd", n_agents=n_agents, coupling=coupling, epochs=epochs, batch_size=batch_size,
         dataset=dataset, data_root=data_root, download=download, device=device, seed=seed,
         widths=parse_widths(widths), dropout=dropout, image_size=image_size, lr_schedule=lr_schedule,
-        batching=batching, max_train=max_train, max_eval=max_eval, train_eval_size=train_eval_size,
-        progress=False,
+        batching=batching, precision=precision, max_train=max_train, max_eval=max_eval,
+        train_eval_size=train_eval_size, progress=False,
     )
     lr_values, momentum_values = parse_floats(lrs, "lrs"), parse_floats(momenta, "momenta")
     for value in lr_values:

@@ -23,6 +23,7 @@ from typing import Any
 from quorumsgd.errors import InvalidParameter
 from quorumsgd.training.data import DATASETS
 from quorumsgd.training.network import NetworkConfig
+from quorumsgd.training.precision import PRECISIONS
 from quorumsgd.training.recipes import ALGORITHMS
 
 INITS = ("distinct", "common")
@@ -31,7 +32,8 @@ ON_DIVERGENCE = ("drop", "stop")
 BATCHINGS = ("auto", "grouped", "vmap", "loop")
 # Fields that may change when a run is resumed (they do not change the numbers of the epochs run so far; the
 # device and the batching change them only at float rounding: the same arithmetic, in another order).
-RESUMABLE_FIELDS = frozenset({"epochs", "device", "batching", "data_root", "download", "progress"})
+# torch.compile fuses the same arithmetic.
+RESUMABLE_FIELDS = frozenset({"epochs", "device", "batching", "data_root", "download", "progress", "compile"})
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,11 @@ class TrainConfig:
         batching: ``auto`` (the fastest of grouped convolutions and a loop over agents, measured once per
             device and shape), ``grouped`` (grouped convolutions), ``vmap`` (``torch.func``) or ``loop``; see
             :mod:`quorumsgd.training.batching`.
+        precision: ``strict`` (fp32, no TF32, deterministic cuDNN: the mode for verification and claims) or
+            ``fast`` (TF32, cuDNN autotuning); see :mod:`quorumsgd.training.precision`. Recorded in results.
+        bf16: with ``precision="fast"``, forward and backward under bf16 autocast (fp32 master parameters).
+        compile: ``torch.compile`` the training step (CUDA graphs on a GPU, ``mode="reduce-overhead"``);
+            compile time is reported in the results. Needs an explicit ``batching`` (``auto`` compiles grouped).
         eval_batch_size: batch size of evaluation passes (BatchNorm uses batch statistics there too).
         max_train, max_eval, train_eval_size: optional caps on the training split, on the validation and
             test splits, and on the training samples used to measure the training loss each epoch.
@@ -101,6 +108,9 @@ class TrainConfig:
     spike_divisor: float = 10.0
     on_divergence: str = "drop"
     batching: str = "auto"
+    precision: str = "strict"
+    bf16: bool = False
+    compile: bool = False
     eval_batch_size: int = 500
     max_train: int | None = None
     max_eval: int | None = None
@@ -136,6 +146,9 @@ class TrainConfig:
         choice("lr_schedule", LR_SCHEDULES)
         choice("on_divergence", ON_DIVERGENCE)
         choice("batching", BATCHINGS)
+        choice("precision", PRECISIONS)
+        if self.bf16 and self.precision != "fast":
+            raise InvalidParameter("bf16", "be used with precision 'fast' (strict is fp32 throughout)", self.bf16)
         for name in ("n_agents", "epochs", "batch_size", "eval_batch_size", "plateau_patience"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:

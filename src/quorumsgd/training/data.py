@@ -1,6 +1,7 @@
 r"""Data sets for the CNN experiments, resident on the training device.
 
-* ``"cifar10"``: CIFAR-10 through ``torchvision`` (``data_root``, ``download`` for users with a network). The
+* ``"cifar10"``: CIFAR-10 in ``torchvision``'s format (``data_root``, ``download`` for users with a network), read
+  with an unpickler that builds data only (a tampered batch file cannot run code). The
   50 000 training images are split 80/20 into training and validation sets (Sec. 6.1), the 10 000 test
   images are the test set. No augmentation.
 * ``"digits"``: the embedded offline default -- scikit-learn's ``load_digits`` (1 797 grey 8x8 images of
@@ -21,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,40 +132,74 @@ def cifar10_problem(data_root: str | Path) -> str | None:
     return None
 
 
-def load_cifar10_splits(data_root: str | Path | None, download: bool = False, split_seed: int = 0) -> DataSplits:
-    """CIFAR-10 via torchvision, 80/20 train/validation split (see the module docstring).
+class _DataOnlyUnpickler(pickle.Unpickler):
+    """Unpickles CIFAR-10's batch files -- dicts of lists, strings and numpy arrays -- and nothing else.
 
-    A missing, incomplete or corrupt copy is one :class:`InvalidParameter` naming the files and how to get them.
+    A pickle names the callables that rebuild its objects; ``pickle.load`` calls whatever it names, so a
+    tampered batch file could run code. Only numpy's array and dtype constructors (and the byte-string
+    codec of Python 2 pickles, which the real files are) are allowed; anything else is an UnpicklingError.
+    """
+
+    ALLOWED = frozenset({
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+        ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+    })
+
+    def find_class(self, module: str, name: str):  # type: ignore[no-untyped-def]
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refused to load {module}.{name} (CIFAR-10 batches hold data only)")
+        return super().find_class(module, name)
+
+
+def _read_cifar_batches(folder: Path, names: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images ``(n, 3, 32, 32)`` float32 in [0, 1] and labels of torchvision-format batch files."""
+    images, labels = [], []
+    for name in names:
+        with open(folder / name, "rb") as handle:
+            entry = _DataOnlyUnpickler(handle, encoding="latin1").load()
+        data = entry.get("data") if isinstance(entry, dict) else None
+        targets = (entry.get("labels", entry.get("fine_labels")) if isinstance(entry, dict) else None)
+        if not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != 3072 or targets is None \
+                or len(targets) != data.shape[0]:
+            raise ValueError(f"{name} is not a CIFAR-10 batch (a dict with data N x 3072 and N labels)")
+        images.append(data)
+        labels.extend(int(v) for v in targets)
+    # Rows hold three 32 x 32 planes R, G, B: (n, 3, 32, 32) directly, the network's channel-first layout.
+    x = torch.as_tensor(np.vstack(images).reshape(-1, 3, 32, 32)).to(torch.float32) / 255.0
+    return x.contiguous(), torch.as_tensor(labels, dtype=torch.int64)
+
+
+def load_cifar10_splits(data_root: str | Path | None, download: bool = False, split_seed: int = 0) -> DataSplits:
+    """CIFAR-10 in torchvision's on-disk format, 80/20 train/validation split (see the module docstring).
+
+    torchvision fetches and checks the files; they are read here with an unpickler that builds data only
+    (no code from a data file runs). A missing, incomplete, corrupt or tampered copy is one
+    :class:`InvalidParameter` naming the files and how to get them.
     """
     if data_root is None:
         raise InvalidParameter("data_root", "a directory for CIFAR-10 (pass --data-root, and --download once)")
-    import pickle
-
     from torchvision.datasets import CIFAR10
+    from torchvision.datasets.utils import download_and_extract_archive
 
-    problem = None if download else cifar10_problem(data_root)
+    problem = cifar10_problem(data_root)
+    if problem is not None and download:
+        try:
+            download_and_extract_archive(CIFAR10.url, str(data_root), filename=CIFAR10.filename, md5=CIFAR10.tgz_md5)
+        except (OSError, RuntimeError) as err:  # no network, a refused connection, a full disk, a bad archive
+            raise InvalidParameter("download", f"be possible (fetching CIFAR-10 failed: {err})",
+                                   str(data_root)) from err
+        problem = cifar10_problem(data_root)
     if problem is not None:
         raise InvalidParameter("data_root", f"be a directory holding CIFAR-10 ({problem})", str(data_root))
+    folder = Path(data_root) / CIFAR10.base_folder
     try:
-        train_set = CIFAR10(str(data_root), train=True, download=download)
-        test_set = CIFAR10(str(data_root), train=False, download=download)
-    except RuntimeError as err:  # torchvision: "Dataset not found or corrupted"
-        raise InvalidParameter(
-            "data_root", f"be a directory holding CIFAR-10 (torchvision: {err}; {CIFAR10_HOW_TO_GET})", str(data_root)
-        ) from err
-    except OSError as err:  # a failed download: no network, a refused connection, a full disk
-        raise InvalidParameter("download", f"be possible (fetching CIFAR-10 failed: {err})", str(data_root)) from err
-    except (pickle.UnpicklingError, EOFError, KeyError, ValueError) as err:
+        x, y = _read_cifar_batches(folder, [name for name, _ in CIFAR10.train_list])
+        test_x, test_y = _read_cifar_batches(folder, [name for name, _ in CIFAR10.test_list])
+    except (pickle.UnpicklingError, EOFError, KeyError, ValueError, TypeError, AttributeError) as err:
         raise InvalidParameter(
             "data_root", f"be a directory holding readable CIFAR-10 batches ({type(err).__name__}: {err}; add "
             "--download to fetch them again)", str(data_root)) from err
-
-    def as_tensors(dataset) -> tuple[torch.Tensor, torch.Tensor]:
-        images = torch.as_tensor(np.asarray(dataset.data)).permute(0, 3, 1, 2).to(torch.float32) / 255.0
-        return images.contiguous(), torch.as_tensor(np.asarray(dataset.targets), dtype=torch.int64)
-
-    x, y = as_tensors(train_set)
-    test_x, test_y = as_tensors(test_set)
     train, val = _split_indices(len(y), VALIDATION_FRACTION, np.random.default_rng(split_seed))
     splits = {
         "train_x": x[train], "train_y": y[train], "val_x": x[val], "val_y": y[val],

@@ -34,8 +34,10 @@ from __future__ import annotations
 
 import io
 import math
+import pickle
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,16 +50,45 @@ from quorumsgd.training import rng
 from quorumsgd.training.batching import batched_network
 from quorumsgd.training.config import TrainConfig
 from quorumsgd.training.data import DataSplits, load_dataset
+from quorumsgd.training.lock import FolderLock
+from quorumsgd.training.precision import autocast, describe, precision_mode
 from quorumsgd.training.recipes import build_iteration, quorum_kind, sdqsgd_gain_table
 from quorumsgd.training.results import METRICS, atomic_write_bytes, plot_history, summarize, write_json
 from quorumsgd.training.schedule import PlateauSchedule
 from quorumsgd.training.topology import Topology
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
+"""2: rows in the aligned, padded layout of :mod:`quorumsgd.training.flat` (1: unpadded; still read)."""
 EVAL_MODELS_PER_PASS = 8  # bounds evaluation memory: (batch, models * channels, H, W) activations
 AGENT_COLUMNS = (*METRICS, "batch_loss", "batch_error", "distance_to_mean_sq")
 
+CHECK_EVERY = 16
+"""Steps between two host reads of the agents' finite flags (a rollback replays at most this many steps)."""
+
 EpochCallback = Callable[["Trainer", dict[str, Any]], None]
+
+
+def compile_options(device: torch.device) -> dict[str, Any]:
+    """``torch.compile`` keywords of the training step: CUDA graphs on a GPU (``reduce-overhead``), inductor's
+    default on a CPU. A module-level function so that tests can swap in a quicker backend."""
+    return {"mode": "reduce-overhead"} if device.type == "cuda" else {}
+
+
+@dataclass
+class _EpochState:
+    """The per-epoch tensors with one row per local agent (rows are removed together when an agent drops)."""
+
+    ids: torch.Tensor
+    order: torch.Tensor
+    lr: torch.Tensor
+    gains: torch.Tensor | None
+    sums: torch.Tensor
+
+    def keep(self, rows: torch.Tensor) -> None:
+        self.ids, self.order, self.lr, self.sums = (v[rows] for v in (self.ids, self.order, self.lr, self.sums))
+
+    def clone(self) -> _EpochState:
+        return _EpochState(self.ids, self.order, self.lr, self.gains, self.sums.clone())
 
 
 class StopRun(Exception):
@@ -76,6 +107,8 @@ class Trainer:
         out_dir: where ``results.json``, checkpoints and ``training.png`` go (``None``: keep in memory only).
         topology: this process's share of the agents (default: a single process with every agent).
         data: pre-loaded data (default: ``load_dataset`` from the config).
+        check_every: steps between two host reads of the divergence flags (1: every step); the numbers do not
+            depend on it (see :meth:`train_epoch`).
     """
 
     def __init__(
@@ -84,8 +117,12 @@ class Trainer:
         out_dir: str | Path | None = None,
         topology: Topology | None = None,
         data: DataSplits | None = None,
+        check_every: int = CHECK_EVERY,
     ):
         self.config = config
+        if not isinstance(check_every, int) or check_every < 1:
+            raise InvalidParameter("check_every", "an integer >= 1", check_every)
+        self.check_every = check_every
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.topology = topology or Topology()
         if self.topology.world_size > config.n_agents:
@@ -102,7 +139,12 @@ class Trainer:
         if self.n_batches < 1:
             raise InvalidParameter("batch_size", f"batch_size <= training samples ({self.data.n_train})",
                                    config.batch_size)
-        self.net = batched_network(config.network, config.batching)  # type: ignore[arg-type]
+        # torch.compile traces one network: auto's timing of candidates is host code, so compile uses grouped.
+        batching = "grouped" if config.compile and config.batching == "auto" else config.batching
+        self.batching = batching
+        self.net = batched_network(config.network, batching)  # type: ignore[arg-type]
+        self._compiled: Callable[..., Any] | None = None
+        self.compile_seconds: float | None = None
         self.iteration = build_iteration(config.algo, config.lr, config.momentum, config.coupling, config.n_agents)
         self.kind = quorum_kind(config.algo)
         self.local_ids: list[int] = self.topology.local_agents(config.n_agents)
@@ -173,37 +215,125 @@ class Trainer:
 
         Returns the per-agent sums of mini-batch loss and error ``(agents, 2)``; ``progress`` is an optional
         tqdm bar advanced once per step.
+
+        No host synchronization per step: steps run in windows of :attr:`check_every`, each agent's
+        "still finite" flag accumulates on the device, and the host reads it once per window. If an agent
+        went non-finite inside a window, the window is rolled back to its snapshot and replayed with the
+        check at every step (the counter-based RNG redraws the same batches and masks), so the result is
+        exactly that of checking every step: a diverged agent never reaches the quorum.
         """
+        with precision_mode(self.config.precision):
+            return self._train_epoch(epoch, progress)
+
+    def _train_epoch(self, epoch: int, progress: Any) -> torch.Tensor:
         cfg, data = self.config, self.data
-        batch = cfg.batch_size
-        ids = self._ids_tensor()
-        order = rng.permutations(cfg.seed, ids, epoch, data.n_train)
-        gains = self._gain_table()
-        sums = torch.zeros(len(self.local_ids), 2, dtype=torch.float64, device=self.device)
-        lr = self._local_lr()
-        for t in range(self.n_batches):
-            index = order[:, t * batch : (t + 1) * batch]
-            masks = rng.dropout_masks(cfg.seed, ids, self.step_count, (batch, cfg.network.features), cfg.dropout)
-            if gains is not None:
-                self.state["gains"] = gains[t, ids].unsqueeze(1)
+        run = _EpochState(
+            ids=self._ids_tensor(), order=rng.permutations(cfg.seed, self._ids_tensor(), epoch, data.n_train),
+            lr=self._local_lr(), gains=self._gain_table(),
+            sums=torch.zeros(len(self.local_ids), 2, dtype=torch.float64, device=self.device),
+        )
+        t = 0
+        while t < self.n_batches:
+            window = range(t, min(t + self.check_every, self.n_batches))
+            snapshot = self._snapshot(run) if len(window) > 1 else None
+            healthy: torch.Tensor | None = None
+            for step in window:
+                finite = self._step(run, epoch, step, checked=snapshot is None)
+                if snapshot is not None:
+                    healthy = finite if healthy is None else healthy & finite
+                if progress is not None:
+                    progress.update(1)
+            if healthy is not None and self._non_finite_agents(healthy):  # one host read per window
+                run = self._restore(snapshot)
+                for step in window:
+                    self._step(run, epoch, step, checked=True)
+            t = window.stop
+        return run.sums
+
+    def _step(self, run: _EpochState, epoch: int, t: int, checked: bool) -> torch.Tensor:
+        """Step ``t``: gradients, (with ``checked``) the divergence check, the EMA and the update.
+
+        Returns the per-agent finite flags (on the device). Unchecked steps (inside a window) apply the update
+        whatever the flags say: the window is replayed checked if any flag is False.
+        """
+        cfg, data, batch = self.config, self.data, self.config.batch_size
+        index = run.order[:, t * batch : (t + 1) * batch]
+        masks = rng.dropout_masks(cfg.seed, run.ids, self.step_count, (batch, cfg.network.features), cfg.dropout)
+        if run.gains is not None:
+            self.state["gains"] = run.gains[t, run.ids].unsqueeze(1)
+        if not self.local_ids:  # every agent of this rank has diverged; it still takes part in the collectives
             point = self.iteration.gradient_point(self.state)
-            if self.local_ids:
-                grads, losses, errors = self.net.loss_and_grad(point, data.train_x[index], data.train_y[index], masks)
-            else:  # every agent of this rank has diverged; it still takes part in the collectives
-                grads, losses, errors = torch.zeros_like(point), point.new_zeros(0), point.new_zeros(0)
-            finite = torch.isfinite(losses) & torch.isfinite(grads).all(dim=1)
-            keep = self._check_divergence(finite, losses, epoch, t)
-            if keep is not None:
-                grads, losses, errors, sums, order, lr, ids = (
-                    v[keep] for v in (grads, losses, errors, sums, order, lr, ids))
+            grads, losses, errors = torch.zeros_like(point), point.new_zeros(0), point.new_zeros(0)
+            finite = torch.ones(0, dtype=torch.bool, device=self.device)
+        elif not checked:
             self._update_ema()
-            self.state = self.iteration.apply(self.state, grads, self.ops, lr=lr)
+            self.state, finite, losses, errors = self._fused_step(
+                self.state, data.train_x[index], data.train_y[index], masks, run.lr)
             self._ema_pending = self.ema is not None
-            sums += torch.stack([losses, errors], dim=1).to(torch.float64)
+            run.sums += torch.stack([losses, errors], dim=1).to(torch.float64)
             self.step_count += 1
-            if progress is not None:
-                progress.update(1)
-        return sums
+            return finite
+        else:
+            point = self.iteration.gradient_point(self.state)
+            with autocast(self.device, cfg.precision, cfg.bf16):
+                grads, losses, errors = self.net.loss_and_grad(point, data.train_x[index], data.train_y[index], masks)
+            finite = torch.isfinite(losses) & torch.isfinite(grads).all(dim=1)
+        keep = self._check_divergence(finite, losses, epoch, t) if checked else None
+        if keep is not None:
+            grads, losses, errors = grads[keep], losses[keep], errors[keep]
+            run.keep(keep)
+        self._update_ema()
+        self.state = self.iteration.apply(self.state, grads, self.ops, lr=run.lr)
+        self._ema_pending = self.ema is not None
+        run.sums += torch.stack([losses, errors], dim=1).to(torch.float64)
+        self.step_count += 1
+        return finite
+
+    def _step_function(self, state: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor,
+                       masks: torch.Tensor, lr: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor,
+                                                                       torch.Tensor, torch.Tensor]:
+        """The whole unchecked step as one pure function of tensors (what ``compile`` hands to torch.compile)."""
+        point = self.iteration.gradient_point(state)
+        with autocast(self.device, self.config.precision, self.config.bf16):
+            grads, losses, errors = self.net.loss_and_grad(point, x, y, masks)
+        finite = torch.isfinite(losses) & torch.isfinite(grads).all(dim=1)
+        return self.iteration.apply(state, grads, self.ops, lr=lr), finite, losses, errors
+
+    def _fused_step(self, state, x, y, masks, lr):
+        if not self.config.compile:
+            return self._step_function(state, x, y, masks, lr)
+        if self._compiled is None:
+            self._compiled = torch.compile(self._step_function, dynamic=False, **compile_options(self.device))
+        if self.device.type == "cuda":
+            torch.compiler.cudagraph_mark_step_begin()  # the previous step's outputs are consumed
+        start = time.perf_counter()
+        out = self._compiled(state, x, y, masks, lr)
+        if self.compile_seconds is None:  # the first call traces, compiles (and captures the CUDA graph)
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            self.compile_seconds = time.perf_counter() - start
+        if self.device.type != "cuda":
+            return out
+        # Outputs of a CUDA graph live in its pool and are rewritten at the next replay: the state, and the
+        # finite flags that the window accumulates, are kept as copies.
+        new_state, finite, losses, errors = out
+        return {k: v.clone() for k, v in new_state.items()}, finite.clone(), losses.clone(), errors.clone()
+
+    def _snapshot(self, run: _EpochState) -> dict[str, Any]:
+        """What a rollback restores: the state, the EMA, the epoch's running sums and rows, the counters."""
+        return {
+            "state": {k: v.clone() for k, v in self.state.items()},
+            "ema": None if self.ema is None else self.ema.clone(),
+            "ema_pending": self._ema_pending,
+            "step_count": self.step_count,
+            "run": run.clone(),
+        }
+
+    def _restore(self, snapshot: dict[str, Any] | None) -> _EpochState:
+        assert snapshot is not None
+        self.state, self.ema = snapshot["state"], snapshot["ema"]
+        self._ema_pending, self.step_count = snapshot["ema_pending"], snapshot["step_count"]
+        return snapshot["run"]
 
     @property
     def ema_decay(self) -> float:
@@ -282,7 +412,9 @@ class Trainer:
         for xb, yb in zip(torch.tensor_split(x, n_chunks), torch.tensor_split(y, n_chunks), strict=True):
             for start in range(0, params.shape[0], EVAL_MODELS_PER_PASS):
                 part = params[start : start + EVAL_MODELS_PER_PASS]
-                loss, wrong = self.net.eval_sums(part, xb, yb)
+                with precision_mode(self.config.precision), autocast(self.device, self.config.precision,
+                                                                     self.config.bf16):
+                    loss, wrong = self.net.eval_sums(part, xb, yb)
                 totals[start : start + part.shape[0], 0] += loss.to(torch.float64)
                 totals[start : start + part.shape[0], 1] += wrong.to(torch.float64)
         return totals / n
@@ -364,10 +496,12 @@ class Trainer:
         return {
             "config": self.config.to_dict(),
             "status": self.status,
-            "n_params": self.net.layout.size,
+            "n_params": self.net.layout.n_params,
             "world_size": self.topology.world_size,
             "batches_per_epoch": self.n_batches,
-            "batching_used": getattr(self.net, "chosen", None) or self.config.batching,
+            "batching_used": getattr(self.net, "chosen", None) or self.batching,
+            "precision": describe(self.config.precision, self.config.bf16),
+            "compile_seconds": self.compile_seconds,
             "history": self.history,
             "divergence": self.divergence,
             "summary": summarize(self.history),
@@ -411,11 +545,20 @@ class Trainer:
             raise InvalidParameter("resume", f"be used with a complete checkpoint: {path} is empty (the run that "
                                    "wrote it was interrupted before its first save); start again without --resume")
         try:
+            # weights_only: tensors and plain containers only. A checkpoint is data; a pickle that would build
+            # arbitrary objects (and so could run code) is refused, never executed.
             payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # truncated zip, garbage bytes, a pickle of something else: all unreadable
+        except pickle.UnpicklingError as err:
+            if "global" not in str(err).lower():  # garbage bytes: not a pickle of anything
+                raise InvalidParameter("resume", f"be used with a readable checkpoint: {path} is truncated or not "
+                                       "a quorumsgd checkpoint (UnpicklingError)") from None
+            raise InvalidParameter("resume", f"be used with a quorumsgd checkpoint: {path} is refused (it names "
+                                   "callables other than tensor and plain-data constructors, which are never run); "
+                                   "start again without --resume in a new folder") from None
+        except Exception as err:  # truncated zip: unreadable
             raise InvalidParameter("resume", f"be used with a readable checkpoint: {path} is truncated or not a "
                                    f"quorumsgd checkpoint ({type(err).__name__})") from None
-        if not isinstance(payload, dict) or payload.get("version") != CHECKPOINT_VERSION:
+        if not isinstance(payload, dict) or payload.get("version") not in (1, CHECKPOINT_VERSION):
             raise InvalidParameter("resume", f"be used with a version-{CHECKPOINT_VERSION} quorumsgd checkpoint",
                                    str(path))
         saved = TrainConfig.from_dict(payload["config"])
@@ -428,8 +571,11 @@ class Trainer:
         self.epoch, self.step_count = int(payload["epoch"]), int(payload["step_count"])
         self.local_ids = [int(i) for i in payload["local_ids"]]
         self.active = np.array(payload["active"], dtype=bool)
-        self.state = {k: v.to(self.device) for k, v in payload["state"].items()}
-        self.ema = None if payload["ema"] is None else payload["ema"].to(self.device)
+        # Version 1 stored unpadded rows: pad them into today's aligned layout (the same parameters).
+        layout = self.net.layout
+        pad = layout.expand if payload["version"] == 1 else (lambda t: t)
+        self.state = {k: pad(v).to(self.device) for k, v in payload["state"].items()}
+        self.ema = None if payload["ema"] is None else pad(payload["ema"]).to(self.device)
         self.schedule.load_state_dict(payload["schedule"])
         self.winner = payload["winner"]
         self.history = list(payload["history"])
@@ -452,6 +598,16 @@ class Trainer:
         happens (divergence, ``KeyboardInterrupt``, an error), the results of the completed epochs are
         written before returning or re-raising; the status says why the run ended.
         """
+        lock = FolderLock(self.out_dir) if self.out_dir is not None and self.topology.world_size == 1 else None
+        if lock is not None:
+            lock.acquire()  # before anything is read or written there; refused: InvalidParameter, nothing touched
+        try:
+            return self._run(resume, on_epoch_end)
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _run(self, resume: bool, on_epoch_end: EpochCallback | None) -> dict[str, Any]:
         cfg = self.config
         progress = None
         try:

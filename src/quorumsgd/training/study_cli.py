@@ -17,7 +17,9 @@ from pathlib import Path
 
 import typer
 
+from quorumsgd.clikit import Interrupted
 from quorumsgd.errors import InvalidParameter
+from quorumsgd.training.signals import terminate_as_interrupt
 
 
 def study_command(
@@ -31,6 +33,8 @@ def study_command(
     epochs: int | None = typer.Option(None, "--epochs", help="override the preset's epochs per run"),
     seeds: int | None = typer.Option(None, "--seeds", help="override the preset's seeds per variant"),
     threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (1 on a shared machine)"),
+    precision: str = typer.Option("strict", "--precision",
+                                  help="strict (fp32, deterministic: the claims' mode) or fast (TF32 on a GPU)"),
     estimate: bool = typer.Option(True, "--estimate/--no-estimate", help="time a short probe first"),
     plan_only: bool = typer.Option(False, "--plan", help="print the planned work and the estimate, then stop"),
 ) -> None:
@@ -53,15 +57,15 @@ def study_command(
                                       **({"image_size": 32} if dataset == "cifar10" else {}))
     study = Study(choices, out, data_root=data_root, download=download, device=device,
                   only=None if only is None else [v.strip() for v in only.split(",") if v.strip()],
-                  echo=lambda line: typer.echo(line, err=True))
+                  echo=lambda line: typer.echo(line, err=True), precision=precision)
     if plan_only:
         data = study_data(choices, data_root, download, device)
         typer.echo(study.describe(estimate_seconds(choices, study.runs, data, device) if estimate else None))
         return
     try:
-        result = study.run(estimate=estimate)
+        with terminate_as_interrupt():  # SIGTERM (timeout, kill, a scheduler) ends the study like Ctrl-C
+            result = study.run(estimate=estimate)
     except KeyboardInterrupt:
-        typer.echo(f"interrupted: every finished epoch is saved under {out}; rerun the same command to continue",
-                   err=True)
-        raise typer.Exit(130) from None
+        raise Interrupted(f"interrupted: every finished epoch is saved under {out}; rerun the same command to "
+                          "continue") from None
     typer.echo(f"study written to {out}: " + ", ".join(f"{c['claim']} {c['verdict']}" for c in result["claims"]))

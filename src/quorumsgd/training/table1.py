@@ -31,6 +31,7 @@ import numpy as np
 
 from quorumsgd.training.config import TrainConfig
 from quorumsgd.training.engine import Trainer
+from quorumsgd.training.precision import describe
 from quorumsgd.training.recipes import DISPLAY_NAMES
 from quorumsgd.training.results import write_json
 
@@ -116,7 +117,8 @@ def run_table1(
                 "min_test_loss": loss_cells, "min_test_error": error_cells, "diverged": diverged,
             })
     table = {
-        "config": base.to_dict(), "lrs": [float(v) for v in lrs], "momenta": [float(v) for v in momenta],
+        "config": base.to_dict(), "precision": describe(base.precision, base.bf16),
+        "lrs": [float(v) for v in lrs], "momenta": [float(v) for v in momenta],
         "n_seeds": n_seeds, "rows": rows, "wins": easgd_wm_wins(rows, len(lrs)),
     }
     if out is not None:
