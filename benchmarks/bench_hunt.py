@@ -29,13 +29,13 @@ from typing import Any
 
 from hypothesis import given, settings
 
+from quorumsgd.engine import Engine
 from quorumsgd.hunt import racing
 from quorumsgd.hunt.cases import DEFAULTS, evaluate_case
-from quorumsgd.hunt.engine import Engine
-from quorumsgd.hunt.engine.sweep import verify_case
 from quorumsgd.hunt.search import complete_case, search_space
 from quorumsgd.testing.strategies import qsgd_problems
 from quorumsgd.verify.checks import Settings
+from quorumsgd.verify.distributed import verify_case
 
 SLOW_TIER = Settings(sims=96, window=12.0, confidence=0.99, steps_per_time=20.0)
 

@@ -71,7 +71,7 @@ def test_cached_theorem_evaluates_like_the_derivation(name: str) -> None:
     if theorem.prepare is not None:
         pytest.skip("theorems with a prepare hook are evaluated in-process, not from the cache")
     rebuilt = NumericTheorem.from_dict(json.loads(json.dumps(theorem.numeric.to_dict())))
-    assert rebuilt.namespace is not None and rebuilt.function_override is None
+    assert rebuilt.program is not None and rebuilt.function_override is None
     params = INDEPENDENT[name]
     scaled = {k: np.asarray(v) * np.array([1.0, 1.5]) if k not in ("n_agents", "dim", "batch_size") else v
               for k, v in params.items()}
@@ -81,9 +81,15 @@ def test_cached_theorem_evaluates_like_the_derivation(name: str) -> None:
         assert rebuilt.to_json(cached) == direct.to_json() or np.ndim(direct.value) > 0
 
 
+def _derive(name: str) -> NumericTheorem:
+    from quorumsgd import bounds
+
+    return bounds.theorem(name).numeric
+
+
 def test_cache_ignores_foreign_or_broken_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QUORUMSGD_CACHE_DIR", str(tmp_path))
-    assert theorem_cache.compiled("thm3.1") is not None
+    assert theorem_cache.compiled("thm3.1", _derive) is not None
     path = theorem_cache.cache_folder() / "thm3.1.json"  # type: ignore[operator]
     assert theorem_cache.load("thm3.1") is not None
     path.chmod(0o666)  # writable by others: it holds code, so it is not trusted
@@ -91,7 +97,7 @@ def test_cache_ignores_foreign_or_broken_files(tmp_path: Path, monkeypatch: pyte
     path.chmod(0o600)
     path.write_text("{not json")
     assert theorem_cache.load("thm3.1") is None
-    assert theorem_cache.compiled("thm3.1").evaluate(coupling=3.0, lambda_max=1.0).value == 2.0  # type: ignore[union-attr]
+    assert theorem_cache.compiled("thm3.1", _derive).evaluate(coupling=3.0, lambda_max=1.0).value == 2.0  # type: ignore[union-attr]
     assert theorem_cache.load("thm3.1") is not None  # derived again and rewritten
     monkeypatch.setenv("QUORUMSGD_CACHE_DIR", "")
     assert theorem_cache.cache_folder() is None and theorem_cache.load("thm3.1") is None

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from quorumsgd.engine import Engine
+from quorumsgd.engine.store import CaseStore
 from quorumsgd.hunt import racing
 from quorumsgd.hunt.cases import DEFAULTS, Fidelity, evaluate_case
-from quorumsgd.hunt.engine import Engine
 from quorumsgd.hunt.search import hunt
-from quorumsgd.hunt.store import CaseStore
 
 # Tiny rungs: the tests check the machinery, not the statistics.
 TINY = (racing.Rung(8, 2.0, 8.0), racing.Rung(16, 3.0, 8.0))
@@ -109,8 +109,8 @@ def test_bad_flags_are_one_line_errors(run_cli, argv: list[str], needle: str) ->
 
 
 def test_verify_cases_through_the_engine_equal_the_in_process_sweep(tmp_path: Path) -> None:
-    from quorumsgd.hunt.engine.sweep import distributed_checks
     from quorumsgd.verify.checks import Settings, run_check
+    from quorumsgd.verify.distributed import distributed_checks
     from quorumsgd.verify.report import run_sweep
 
     settings = Settings(sims=16, window=3.0)

@@ -11,6 +11,11 @@
   after the command has saved what it finished (:class:`Interrupted`).
 * :func:`output_dir` checks an output folder before any work; :func:`dumps` is strict JSON (no ``NaN`` or
   ``Infinity``); :func:`shown` truncates echoed input.
+* :func:`terminate_as_interrupt` makes ``SIGTERM`` (``timeout``, a batch scheduler) take the path of Ctrl-C:
+  finished work saved, one line, exit code 143 (130 for Ctrl-C).
+* :func:`atomic_path` writes a file under a temporary name and renames it into place, so a kill never leaves
+  a half-written report or plot; :func:`optional_import` turns a missing (or broken) declared dependency into
+  one line naming the package and the command that installs it.
 
 Example:
     >>> import typer
@@ -36,7 +41,8 @@ import math
 import os
 import sys
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
@@ -59,7 +65,98 @@ MAX_SHOWN = 80
 
 
 class Interrupted(Exception):
-    """Raised by a long command after Ctrl-C, once it has saved what it finished; the message says where."""
+    """Raised by a long command after Ctrl-C (or ``SIGTERM``), once it has saved what it finished; the message
+    says where. The exit code is 128 + the signal's number: 130 for ``SIGINT``, 143 for ``SIGTERM``."""
+
+
+class MissingDependency(QuorumSGDError):
+    """A declared dependency is not installed or fails to import; the message names the install command."""
+
+
+_received_signal: list[int] = []
+"""The signal that interrupted the command (``SIGTERM`` recorded by :func:`terminate_as_interrupt`)."""
+
+
+def _exit_code_of_interrupt() -> int:
+    import signal
+
+    return 128 + (_received_signal[-1] if _received_signal else int(signal.SIGINT))
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Within the block, ``SIGTERM`` raises ``KeyboardInterrupt`` (as Ctrl-C does), so that the command keeps
+    what it finished and writes its partial report; :func:`run` then exits with code 143.
+
+    Only in the main thread (signal handlers cannot be installed elsewhere); the previous handler is restored.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        _received_signal.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def atomic_path(path: Path | str) -> Iterator[Path]:
+    """A temporary path beside ``path``; when the block ends without error it is renamed onto ``path``
+    (``os.replace``: readers see the old file or the new one, never a truncated one).
+
+    Example:
+        >>> import tempfile
+        >>> target = Path(tempfile.mkdtemp()) / "a.txt"
+        >>> with atomic_path(target) as tmp:
+        ...     _ = tmp.write_text("done")
+        >>> target.read_text(), sorted(p.name for p in target.parent.iterdir())
+        ('done', ['a.txt'])
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")  # keeps the suffix (savefig's format)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def optional_import(module: str, package: str | None = None, purpose: str = "") -> Any:
+    """Import ``module``, or raise :class:`MissingDependency` (one line: the package and how to install it).
+
+    A module that is installed but fails to import (a broken install, a missing shared library) gets the same
+    line with the reason, instead of a traceback from deep inside the package.
+
+    Example:
+        >>> optional_import("json").__name__
+        'json'
+        >>> optional_import("no_such_module_xyz", "xyz-pkg", "the demo")
+        Traceback (most recent call last):
+        ...
+        quorumsgd.clikit.MissingDependency: the demo needs the package xyz-pkg, which is not installed (No module named 'no_such_module_xyz'); install it with: pip install xyz-pkg
+    """
+    package = package or module.split(".")[0]
+    needs = f"{purpose} needs" if purpose else "quorumsgd needs"
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        state = "is not installed" if isinstance(err, ModuleNotFoundError) else "fails to import"
+        raise MissingDependency(f"{needs} the package {package}, which {state} ({truncate(str(err), 120)}); "
+                                f"install it with: pip install {package}") from None
+    except Exception as err:  # a broken install raises anything (AttributeError, OSError from a .so, ...)
+        raise MissingDependency(f"{needs} the package {package}, which fails to import ({type(err).__name__}: "
+                                f"{truncate(str(err), 120)}); reinstall it with: pip install --force-reinstall "
+                                f"{package}") from None
 
 
 def make_app(help: str, name: str | None = None, **settings: Any) -> typer.Typer:
@@ -140,6 +237,7 @@ def fail(message: str, code: int = 2) -> None:
 
 def run(app: typer.Typer, argv: Sequence[str] | None = None) -> None:
     """Run ``app`` as a console script: no tracebacks for user errors, one line for an interrupt."""
+    _received_signal.clear()
     try:
         with warnings.catch_warnings():  # overflow is reported as one line by the command, never as a warning
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -155,7 +253,7 @@ def run(app: typer.Typer, argv: Sequence[str] | None = None) -> None:
         fail(truncate(str(err)), code=NumericalFailure.exit_code)
     except (Interrupted, KeyboardInterrupt, typer.Abort) as err:
         print(truncate(str(err)) if isinstance(err, Interrupted) else "interrupted", file=sys.stderr)
-        raise SystemExit(130) from None
+        raise SystemExit(_exit_code_of_interrupt()) from None
     except typer.Exit as err:
         raise SystemExit(err.exit_code) from None
     except BrokenPipeError:  # output piped into `head`: not an error of ours

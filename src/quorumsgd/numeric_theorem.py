@@ -3,21 +3,21 @@ r"""A derived theorem compiled to numpy: plain data and one numpy function, no S
 :class:`quorumsgd.bounds.Theorem` derives a theorem in SymPy and compiles it (``sympy.lambdify``) into a
 :class:`NumericTheorem`; evaluation — validating the parameters, checking every hypothesis element-wise,
 refusing overflow — happens here, once, for both the library and the command line. Because a
-:class:`NumericTheorem` is plain data plus the generated source of its function, it can be cached on disk
-(:mod:`quorumsgd.theorem_cache`), so that ``quorumsgd bound NAME ...`` neither imports SymPy nor re-derives.
+:class:`NumericTheorem` is plain data — its formulas an expression tree (:mod:`quorumsgd.expression_program`),
+never source code — it can be cached on disk (:mod:`quorumsgd.theorem_cache`) and loaded without running
+anything from the file, so that ``quorumsgd bound NAME ...`` neither imports SymPy nor re-derives.
 
 Example:
     >>> th = NumericTheorem(name="demo", title="Demo", equation="(0)", parameters=("lr",), optional={},
     ...     terms=("value",), transient_rates=(), hypotheses=(), latex=r"2 \eta", expression="2*lr",
     ...     term_expressions={"value": "2*lr"}, spec_difference="", kind="bound",
-    ...     source="def _lambdifygenerated(lr):\n    return [2*lr]\n", namespace={})
+    ...     program={"format": 1, "args": ["lr"], "let": [], "out": [["mul", ["int", 2], ["sym", "lr"]]]})
     >>> th.evaluate(lr=0.25).value
     0.5
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -26,14 +26,11 @@ from typing import Any
 import numpy as np
 
 from quorumsgd.errors import HypothesisViolation, InvalidParameter, QuorumSGDError
+from quorumsgd.expression_program import compile_program
 from quorumsgd.parameters import PARAMETERS, validate_values
 
 Number = float | np.ndarray
 Prepare = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
-
-_MODULES = {"numpy": np, "functools": functools}
-"""Where the names of a generated function come from (``numpy:sqrt``, ``functools:reduce``)."""
-
 
 @dataclass(frozen=True)
 class NumericHypothesis:
@@ -92,10 +89,12 @@ def bound_json(*, name: str, title: str, equation: str, value: Number, terms: Ma
 @dataclass(frozen=True, eq=False)
 class NumericTheorem:
     """A theorem ready to evaluate: parameter lists, term / rate / hypothesis names, display strings, and the
-    source of one numpy function returning ``[*terms, *transient_rates, *hypotheses]``.
+    program (data, :mod:`quorumsgd.expression_program`) of one numpy function returning
+    ``[*terms, *transient_rates, *hypotheses]``.
 
-    ``namespace`` maps each global name of the source to ``"module:attribute"`` (numpy or functools; ``None``:
-    a name from elsewhere, so the theorem is not cached); ``prepare`` (not cached) fills derived parameters.
+    ``program`` is ``None`` when a formula uses a construct outside the program vocabulary: the theorem then
+    evaluates ``function_override`` (SymPy's ``lambdify``) in-process and is not cached; ``prepare`` (not
+    cached) fills derived parameters.
     """
 
     name: str
@@ -111,8 +110,7 @@ class NumericTheorem:
     term_expressions: dict[str, str]
     spec_difference: str
     kind: str
-    source: str
-    namespace: dict[str, str] | None
+    program: dict[str, Any] | None
     prepare: Prepare | None = field(default=None, compare=False)
     function_override: Callable[..., list[Any]] | None = field(default=None, compare=False, repr=False)
 
@@ -122,15 +120,12 @@ class NumericTheorem:
 
     @cached_property
     def function(self) -> Callable[..., list[Any]]:
-        """The compiled function (rebuilt from ``source`` and ``namespace`` when loaded from the cache)."""
-        if self.function_override is not None:
-            return self.function_override
-        scope: dict[str, Any] = {}
-        for name, target in (self.namespace or {}).items():
-            module, attr = target.split(":")
-            scope[name] = getattr(_MODULES[module], attr)
-        exec(compile(self.source, f"<quorumsgd {self.name}>", "exec"), scope)  # our own generated code
-        return scope["_lambdifygenerated"]
+        """The compiled function: the program mapped onto numpy (no code is generated or executed)."""
+        if self.program is not None:
+            return compile_program(self.program)
+        if self.function_override is None:
+            raise ValueError(f"{self.name}: a numeric theorem needs a program or a function")
+        return self.function_override
 
     # -- serialization (the disk cache) ----------------------------------------------------------------------
 
@@ -140,8 +135,7 @@ class NumericTheorem:
             "optional": self.optional, "terms": list(self.terms), "transient_rates": list(self.transient_rates),
             "hypotheses": [[h.statement, h.equation, list(h.parameters)] for h in self.hypotheses],
             "latex": self.latex, "expression": self.expression, "term_expressions": self.term_expressions,
-            "spec_difference": self.spec_difference, "kind": self.kind, "source": self.source,
-            "namespace": self.namespace,
+            "spec_difference": self.spec_difference, "kind": self.kind, "program": self.program,
         }
 
     @classmethod
@@ -152,8 +146,8 @@ class NumericTheorem:
             transient_rates=tuple(data["transient_rates"]),
             hypotheses=tuple(NumericHypothesis(s, e, tuple(p)) for s, e, p in data["hypotheses"]),
             latex=data["latex"], expression=data["expression"], term_expressions=dict(data["term_expressions"]),
-            spec_difference=data["spec_difference"], kind=data["kind"], source=data["source"],
-            namespace=None if data["namespace"] is None else dict(data["namespace"]),
+            spec_difference=data["spec_difference"], kind=data["kind"],
+            program=data["program"],
         )
 
     # -- evaluation -------------------------------------------------------------------------------------------
@@ -258,28 +252,3 @@ class NumericTheorem:
 def _as_number(value: Any, shape: tuple[int, ...]) -> Number:
     arr = np.broadcast_to(np.asarray(value, dtype=float), shape)
     return float(arr) if arr.ndim == 0 else np.array(arr)
-
-
-def namespace_of(function: Callable[..., Any]) -> dict[str, str] | None:
-    """``"module:attribute"`` for every global name a generated function uses; ``None`` if one is not from
-    numpy or functools (then the theorem is not cached, only evaluated in-process)."""
-    code_names: set[str] = set()
-    stack = [function.__code__]
-    while stack:
-        code = stack.pop()
-        code_names.update(code.co_names)
-        stack.extend(c for c in code.co_consts if hasattr(c, "co_names"))
-    found: dict[str, str] = {}
-    scope = function.__globals__
-    by_id = {id(v): k for k, v in vars(np).items() if not k.startswith("_")}
-    for name in sorted(code_names):
-        if name not in scope:
-            continue  # an attribute name (x.y) or a builtin
-        obj = scope[name]
-        if obj is functools.reduce:
-            found[name] = "functools:reduce"
-        elif id(obj) in by_id:
-            found[name] = f"numpy:{by_id[id(obj)]}"
-        else:
-            return None
-    return found

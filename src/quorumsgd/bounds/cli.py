@@ -17,6 +17,7 @@ from quorumsgd import theorem_cache
 from quorumsgd.bounds import registry
 from quorumsgd.clikit import dumps
 from quorumsgd.errors import InvalidParameter
+from quorumsgd.numeric_theorem import NumericTheorem
 from quorumsgd.parameters import PARAMETERS, validate_values
 
 # SymPy and the derivations (quorumsgd.bounds) are imported only where the cache of compiled theorems cannot
@@ -120,13 +121,20 @@ def _bound_command(**kwargs: Any) -> None:
         given["algorithm"] = algorithm
     elif algorithm != "qsgd":
         raise InvalidParameter("--algorithm", f"be used only with {', '.join(registry.used_by('algorithm'))}")
-    numeric = None if "algorithm" in optional else theorem_cache.compiled(name)
+    numeric = None if "algorithm" in optional else theorem_cache.compiled(name, _derived)
     if numeric is not None:  # the usual case: no SymPy, no derivation
         _show(console, numeric.to_json(numeric.evaluate(**given)), json_)
     else:
         from quorumsgd import bounds
 
         _show(console, bounds.evaluate(name, **given).to_json(), json_)
+
+
+def _derived(name: str) -> NumericTheorem | None:
+    """The derivation the compiled-theorem cache stores (it does not import the bounds package itself)."""
+    from quorumsgd import bounds
+
+    return None if name not in bounds.NAMES or name == "stability" else bounds.theorem(name).numeric
 
 
 def _flag_help(name: str) -> str:

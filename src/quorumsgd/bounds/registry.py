@@ -401,7 +401,7 @@ ENTRIES: tuple[TheoremEntry, ...] = (
        r",\ \mathbb E\|\hat{\mathbf x}(t)\|^2\approx\frac{\eta\sigma^2}{bph^2t}\ (\mathbf A=h\mathbf I)",
        ("n_agents", "lr", "batch_size", "sigma2", "dim", "curvature", "time"), f"{_CATALOG}:lemma5_5",
        check=CheckSpec(_CHECKS + "check_lemma5_5"),
-       example=">>> lemma5_5(n_agents=2, lr=0.1, batch_size=1, sigma2=1.0, dim=3, curvature=1.0, time=10.0).value\n0.005"),
+       example=">>> round(lemma5_5(n_agents=2, lr=0.1, batch_size=1, sigma2=1.0, dim=3, curvature=1.0, time=10.0).value, 12)\n0.005"),
     _E("stability", "Discrete-time stability of QSGD and EASGD", "SI (1-D)", "SI (1-D analysis, re-derived)",
        r"\text{QSGD: stable iff }0<\eta h<2,\ 0<\eta(h+k)<2\ (\text{any }p);\quad"
        r"\text{EASGD: Jury's conditions, (ii) }(2-\eta h)(2-p\eta k)>2\eta k\text{ fails for large }p",

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from quorumsgd.numeric_theorem import NumericHypothesis, NumericTheorem, bound_json, namespace_of
+from quorumsgd.expression_program import NotRepresentable, to_program
+from quorumsgd.numeric_theorem import NumericHypothesis, NumericTheorem, bound_json
 from quorumsgd.parameters import latex
 
 if TYPE_CHECKING:  # imported where a derivation needs it: `quorumsgd bound` from the cache needs no SymPy
@@ -149,10 +150,9 @@ class Theorem:
 
     @cached_property
     def numeric(self) -> NumericTheorem:
-        """The theorem compiled to numpy (``sympy.lambdify``): what :meth:`evaluate` runs, and what the disk
-        cache stores (:mod:`quorumsgd.theorem_cache`)."""
-        import inspect
-
+        """The theorem compiled to numpy: what :meth:`evaluate` runs, and what the disk cache stores
+        (:mod:`quorumsgd.theorem_cache`) — the formulas as a program of data (:mod:`quorumsgd.expression_program`),
+        or ``sympy.lambdify``'s function, in-process only, where a formula falls outside its vocabulary."""
         import sympy
 
         exprs = [*self.terms.values(), *self.transient_rates.values()]
@@ -162,7 +162,13 @@ class Theorem:
         unknown = {s.name for s in plain} - set(self.all_parameters)
         if unknown:
             raise AssertionError(f"{self.name}: expressions use undeclared parameters {sorted(unknown)}")
-        function = sympy.lambdify(args, [e.xreplace(plain) for e in exprs], modules="numpy", cse=True)
+        plain_exprs = [e.xreplace(plain) for e in exprs]
+        try:
+            program: dict[str, Any] | None = to_program(self.all_parameters, plain_exprs)
+            function = None
+        except NotRepresentable:
+            program = None
+            function = sympy.lambdify(args, plain_exprs, modules="numpy", cse=True)
         return NumericTheorem(
             name=self.name, title=self.title, equation=self.equation, parameters=self.parameters,
             optional=dict(self.optional), terms=tuple(self.terms), transient_rates=tuple(self.transient_rates),
@@ -172,7 +178,7 @@ class Theorem:
             ),
             latex=self.latex, expression=str(self.expression),
             term_expressions={k: str(v) for k, v in self.terms.items()}, spec_difference=self.spec_difference,
-            kind=self.kind, source=inspect.getsource(function), namespace=namespace_of(function),
+            kind=self.kind, program=program,
             prepare=self.prepare, function_override=function,
         )
 

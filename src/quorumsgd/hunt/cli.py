@@ -10,8 +10,12 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from quorumsgd.clikit import Interrupted, finite_or_null, optional_import, output_dir, terminate_as_interrupt
 from quorumsgd.errors import InvalidParameter
 from quorumsgd.hunt.names import AGAINST, FAMILIES, NOISES, SDP_THEOREMS, THEOREMS, target
+
+MAX_BUDGET = 100_000
+"""Candidates one hunt may draw: beyond it a typo (``--budget 1e20``) would run for years; resumes extend it."""
 
 _POSITIVE = {"lr", "sigma2", "strong_convexity", "damping", "curvature", "width"}
 
@@ -64,7 +68,9 @@ def hunt_command(
     name: str = typer.Argument(..., metavar="NAME", help=f"the bound to attack: {', '.join(THEOREMS)}"),
     budget: int = typer.Option(200, "--budget", help="candidates drawn by the optimizer (each measured on rung 0)"),
     seed: int = typer.Option(0, "--seed", help="seed of the search and of the common random numbers"),
-    out: Path = typer.Option(Path("hunt"), "--out", help="report folder (hunt.md, hunt.json, PNG plots, cases.sqlite)"),
+    out_arg: str = typer.Option("hunt", "--out", help="report folder (hunt.md, hunt.json, PNG plots, cases.sqlite)"),
+    fresh: bool = typer.Option(False, "--fresh", help="set an existing cases.sqlite aside (renamed, not deleted) and "
+                               "start a new store"),
     json_: bool = typer.Option(False, "--json", help="print one JSON object instead of a summary"),
     workers: int | None = typer.Option(None, "--workers", help="local Dask worker processes (default: CPU cores; 0: in-process)"),
     scheduler: str | None = typer.Option(None, "--scheduler", help="address of a Dask scheduler (tcp://host:8786)"),
@@ -104,8 +110,9 @@ def hunt_command(
         raise InvalidParameter("--against", f"be paper for {name} (SDP certificates: {', '.join(SDP_THEOREMS)})",
                                against, "hunt")
     name = target(name, against)
-    if budget < 1:
-        raise InvalidParameter("--budget", "be an integer >= 1", budget, "hunt")
+    if not 1 <= budget <= MAX_BUDGET:
+        raise InvalidParameter("--budget", f"be an integer from 1 to {MAX_BUDGET} (a hunt resumes: extend it with "
+                               "a larger --budget later)", budget, "hunt")
     if batch < 1:
         raise InvalidParameter("--batch", "be an integer >= 1", batch, "hunt")
     fixed = _fixed(n_agents=n_agents, coupling=coupling, lr=lr, batch_size=batch_size, sigma2=sigma2, dim=dim,
@@ -115,36 +122,57 @@ def hunt_command(
     if replay is not None:
         _replay(name, replay, json_, console)
         return
-    from quorumsgd.hunt.engine import Engine
+    out = output_dir(out_arg)
+    for module, package in (("optuna", "optuna"), *(() if workers == 0 and scheduler is None else
+                                                    (("distributed", "distributed"),))):
+        optional_import(module, package, "quorumsgd hunt")
+    from quorumsgd.engine import CaseStore, Engine, folder_lock
     from quorumsgd.hunt.report import build_report
     from quorumsgd.hunt.search import hunt
-    from quorumsgd.hunt.store import CaseStore
 
     store_path = out / "cases.sqlite"
     start = time.perf_counter()
-    engine = Engine(workers=workers, scheduler=scheduler)
+    engine = Engine(workers=workers, scheduler=scheduler)  # checks --workers and --scheduler before any work
+    engine.probe()
 
     def progress(state: Any) -> None:
         best = state.best()
         shown = f"{best[2]['tightness']:.4f} (rung {best[1]})" if best else "—"
         console.print(f"[dim]{len(state.cases)}/{budget} candidates, best tightness {shown}[/]")
 
-    with CaseStore(store_path) as store:
-        try:
-            with engine:
-                state = hunt(name, budget, seed=seed, fixed=fixed, engine=engine, store=store, batch=batch,
-                             progress=None if json_ else progress)
-        except KeyboardInterrupt:
-            console.print(f"interrupted: {store.count(seed)} cases kept in {store_path}; rerun the same command to "
-                          "resume (finished cases are not run again)")
-            raise typer.Exit(130) from None
-        payload = build_report(state, out, engine.description, time.perf_counter() - start, store_path)
+    with folder_lock(out, "hunt"), terminate_as_interrupt():
+        if fresh and (aside := CaseStore.set_aside(store_path)) is not None:
+            console.print(f"the previous store was set aside as {aside}")
+        with CaseStore(store_path) as store:
+            try:
+                with engine:
+                    state = hunt(name, budget, seed=seed, fixed=fixed, engine=engine, store=store, batch=batch,
+                                 progress=None if json_ else progress)
+                payload = build_report(state, out, engine.description, time.perf_counter() - start, store_path)
+            except KeyboardInterrupt as stop:
+                report = _partial_report(getattr(stop, "state", None), out, engine.description,
+                                         time.perf_counter() - start, store_path)
+                raise Interrupted(f"interrupted: {store.count(seed)} cases kept in {store_path}{report}; rerun the "
+                                  "same command to resume (finished cases are not run again)") from None
     if json_:
-        print(json.dumps(payload))
+        print(json.dumps(finite_or_null(payload), allow_nan=False))  # no value (all diverged) is null
     else:
         _summary(console, payload, out)
     if payload["violations"]:
         raise typer.Exit(1)
+
+
+def _partial_report(state: Any, out: Path, engine: str, elapsed: float, store_path: Path) -> str:
+    """Write the report of an interrupted hunt's finished cases; the phrase that says where (or nothing)."""
+    from quorumsgd.hunt.report import build_report
+
+    if state is None or not state.cases:
+        return ""
+    try:
+        build_report(state, out, engine, elapsed, store_path, interrupted=True)
+    except KeyboardInterrupt:  # a second Ctrl-C: the store is what counts
+        return ""
+    return f", partial report in {out}/hunt.md"
 
 
 def _summary(console: Console, p: dict[str, Any], out: Path) -> None:

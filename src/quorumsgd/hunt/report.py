@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from quorumsgd.clikit import atomic_path, finite_or_null
 from quorumsgd.hunt.cases import build_objective, build_problem, canonical, euler_allowance
 from quorumsgd.hunt.names import split
 from quorumsgd.verify.sandwich import sandwich as verify_sandwich
@@ -93,7 +94,8 @@ def plot_objective(case: dict[str, Any], path: Path) -> None:
         ax.axvline(0.0, c="gray", lw=0.6)
     axes[0].set_title(f"worst objective: {c['family']}, dim {c['dim']}")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
 
 
@@ -122,15 +124,22 @@ def plot_tightness(history: list[tuple[int, int, float | None]], theorem: str, p
     ax.set_title(f"hunt {theorem}")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
 
 
 # --- the report ------------------------------------------------------------------------------------------------
 
 
-def build_report(state: Any, out: Path, engine: str, elapsed_s: float, store_path: Path) -> dict[str, Any]:
-    """Write ``hunt.json``, ``hunt.md`` and the PNG plots into ``out``; return the JSON object."""
+def build_report(state: Any, out: Path, engine: str, elapsed_s: float, store_path: Path,
+                 interrupted: bool = False) -> dict[str, Any]:
+    """Write ``hunt.json``, ``hunt.md`` and the PNG plots into ``out``; return the JSON object.
+
+    Every file is written under a temporary name and renamed into place (:func:`quorumsgd.clikit.atomic_path`):
+    a kill while the report is rewritten leaves the previous file whole, never a truncated one.
+    ``interrupted`` marks the report of a hunt stopped before its budget (no confirmation runs).
+    """
     from quorumsgd.hunt import racing
 
     out.mkdir(parents=True, exist_ok=True)
@@ -144,7 +153,7 @@ def build_report(state: Any, out: Path, engine: str, elapsed_s: float, store_pat
         "from_store": state.stats.reused, "status_counts": counts, "engine": engine, "elapsed_s": elapsed_s,
         "store": str(store_path), "rungs": [racing.fidelity(r, state.seed).to_json() for r in range(len(state.results))],
         "worst": None, "sandwich": None, "violations": [], "within_euler_allowance": [], "screening_flags": [],
-        "plots": {}, "confirmation_fidelity": None,
+        "plots": {}, "confirmation_fidelity": None, "interrupted": interrupted,
     }
     conf_fid = state.confirmation_fidelity.to_json() if state.confirmation_fidelity else None
     payload["confirmation_fidelity"] = conf_fid
@@ -180,8 +189,10 @@ def build_report(state: Any, out: Path, engine: str, elapsed_s: float, store_pat
             if result.get("status") == "ok" and result.get("verdict") == "violated":
                 payload["screening_flags"].append({"trial": trial, "rung": rung, "tightness": result["tightness"],
                                                    "confirmed": any(v["trial"] == trial for v in payload["violations"])})
-    (out / "hunt.json").write_text(json.dumps(payload, indent=1))
-    (out / "hunt.md").write_text(_markdown(payload))
+    for name, text in (("hunt.json", json.dumps(finite_or_null(payload), indent=1, allow_nan=False)),
+                       ("hunt.md", _markdown(payload))):
+        with atomic_path(out / name) as tmp:
+            tmp.write_text(text)
     return payload
 
 
@@ -194,6 +205,8 @@ def _markdown(p: dict[str, Any]) -> str:
     lines = [f"# quorumsgd hunt {p['name']}", "",
              *([f"Tightness is measured against the **SDP certificate** over S(lambda, L) (`bound "
                 f"{split(p['name'])[0]} --method sdp`), not the paper's bound.", ""] if against == "sdp" else []),
+             *(["**Interrupted** before the budget was drawn: the cases that finished, without the independent "
+                "confirmation run; rerun the same command to resume.", ""] if p.get("interrupted") else []),
              f"{p['candidates']} candidates, {p['evaluations']} evaluations ({p['evaluated_now']} now, "
              f"{p['from_store']} from the store `{p['store']}`), seed {p['seed']}, engine: {p['engine']}, "
              f"{p['elapsed_s']:.1f} s. Status counts: {p['status_counts']}.", ""]

@@ -26,11 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from quorumsgd.engine import Engine, Job, RunStats, run_cases
 from quorumsgd.errors import InvalidParameter
 from quorumsgd.hunt import racing
 from quorumsgd.hunt.cases import DEFAULTS, Fidelity, case_key, euler_allowance, evaluate_case
-from quorumsgd.hunt.engine import Engine, Job, run_cases
-from quorumsgd.hunt.engine.cluster import RunStats
 from quorumsgd.hunt.names import AGAINST, FAMILIES, NOISES, SDP_THEOREMS, THEOREMS, split
 
 Dim = tuple[Any, ...]
@@ -178,6 +177,14 @@ class HuntState:
         return confirmed, allowed
 
 
+class HuntInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or ``SIGTERM``) during a hunt: ``state`` holds what finished (every case is also in the store)."""
+
+    def __init__(self, state: HuntState) -> None:
+        super().__init__("interrupted")
+        self.state = state
+
+
 def hunt(theorem: str, budget: int, seed: int = 0, fixed: dict[str, Any] | None = None,
          engine: Engine | None = None, store: Any = None, batch: int = 8,
          rungs: tuple[racing.Rung, ...] = racing.RUNGS,
@@ -186,7 +193,8 @@ def hunt(theorem: str, budget: int, seed: int = 0, fixed: dict[str, Any] | None 
 
     The candidates asked depend only on ``(theorem, seed, fixed, batch, budget)`` and the results told back,
     never on the engine, so a rerun with the same arguments replays the stored cases and evaluates only
-    what is missing (resume), and any number of workers gives the same hunt.
+    what is missing (resume), and any number of workers gives the same hunt. An interrupt raises
+    :class:`HuntInterrupted` carrying the partial state.
     """
     import optuna
 
@@ -213,25 +221,28 @@ def hunt(theorem: str, budget: int, seed: int = 0, fixed: dict[str, Any] | None 
     def record(job_: Job, result: dict[str, Any]) -> None:
         _record(state, job_, result)
 
-    drawn = 0
-    while drawn < budget:
-        trials = [study.ask() for _ in range(min(batch, budget - drawn))]
-        for t in trials:
-            values = {name: _suggest(t, name, dim) for name, dim in space.items()}
-            state.cases[t.number] = complete_case(theorem, values, fixed)
-        jobs = [job(t.number, 0) for t in trials]
-        run_cases(engine, store, seed, jobs, state.stats, on_result=record)
-        for t in trials:
-            r = state.results[0][t.number]
-            if r.get("status") == "ok":
-                study.tell(t, float(r["tightness"]))
-            else:
-                study.tell(t, state=optuna.trial.TrialState.FAIL)
-        drawn += len(trials)
-        _race(state, job, engine, store, final=drawn >= budget)
-        if progress:
-            progress(state)
-    _confirm(state, rungs, engine, store)
+    try:
+        drawn = 0
+        while drawn < budget:
+            trials = [study.ask() for _ in range(min(batch, budget - drawn))]
+            for t in trials:
+                values = {name: _suggest(t, name, dim) for name, dim in space.items()}
+                state.cases[t.number] = complete_case(theorem, values, fixed)
+            jobs = [job(t.number, 0) for t in trials]
+            run_cases(engine, store, seed, jobs, state.stats, on_result=record)
+            for t in trials:
+                r = state.results[0][t.number]
+                if r.get("status") == "ok":
+                    study.tell(t, float(r["tightness"]))
+                else:
+                    study.tell(t, state=optuna.trial.TrialState.FAIL)
+            drawn += len(trials)
+            _race(state, job, engine, store, final=drawn >= budget)
+            if progress:
+                progress(state)
+        _confirm(state, rungs, engine, store)
+    except KeyboardInterrupt:
+        raise HuntInterrupted(state) from None
     return state
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from quorumsgd.clikit import Interrupted, dumps, output_dir
+from quorumsgd.clikit import Interrupted, dumps, optional_import, output_dir, terminate_as_interrupt
+from quorumsgd.engine.lock import folder_lock
 from quorumsgd.errors import InvalidParameter
 from quorumsgd.verify.checks import CHECKS, run_check
 from quorumsgd.verify.claims import CLAIMS
@@ -35,21 +37,39 @@ def verify_command(
                                          help="run the checks on this Dask scheduler (tcp://host:8786)"),
     workers: int | None = typer.Option(None, "--workers",
                                        help="local Dask workers for --thorough (default: CPU cores; 0: in-process)"),
+    fresh: bool = typer.Option(False, "--fresh", help="set an existing OUT/cases.sqlite aside (renamed, not "
+                               "deleted) and start a new store"),
 ) -> None:
     """Measure every bound of the paper against its derivation; exit 1 if any bound is violated.
 
-    On Ctrl-C the report of what finished is written (marked ``interrupted``) and the exit code is 130.
+    On Ctrl-C (or ``SIGTERM``) the report of what finished is written (marked ``interrupted``) and the exit
+    code is 130 (143). One process at a time may use an ``--out`` folder (a lock file).
     """
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
         raise InvalidParameter("--device", "be cpu or cuda", device)
     if only is not None and only not in CHECKS and only not in CLAIMS:
         raise InvalidParameter("--only", f"be one of {', '.join([*CHECKS, *CLAIMS])}", only)
-    out = output_dir(out_arg)
     if device.startswith("cuda"):
         import torch
 
         if not torch.cuda.is_available():
             raise InvalidParameter("--device", "be cpu on a machine without CUDA", device)
+    out = output_dir(out_arg)
+    distributed = thorough or scheduler is not None or workers is not None
+    if distributed:
+        from quorumsgd.engine import CaseStore, Engine
+
+        if workers != 0 or scheduler is not None:
+            optional_import("distributed", "distributed", "quorumsgd verify --thorough")
+        Engine(workers=workers, scheduler=scheduler).probe()  # --workers and --scheduler checked before any work
+    with folder_lock(out, "verify"), terminate_as_interrupt():
+        if fresh and distributed and (aside := CaseStore.set_aside(out / "cases.sqlite")) is not None:
+            print(f"the previous store was set aside as {aside}", file=sys.stderr)
+        _verify(thorough, device, json_, out, only, plain, scheduler, workers, distributed)
+
+
+def _verify(thorough: bool, device: str, json_: bool, out: Path, only: str | None, plain: bool,
+            scheduler: str | None, workers: int | None, distributed: bool) -> None:
     settings = quick_settings(thorough, None if device == "cpu" else device)
     if plain:
         settings = replace(settings, control_variate=False)
@@ -68,11 +88,10 @@ def verify_command(
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=json_ or not sys.stderr.isatty()) as progress:
         task = progress.add_task("verifying", total=total)
-        distributed = thorough or scheduler is not None or workers is not None
         try:
             if distributed and (checks or sweeps):
                 # Checks and sweeps as cases of the distributed engine, resumable from out/cases.sqlite.
-                from quorumsgd.hunt.engine.sweep import distributed_checks
+                from quorumsgd.verify.distributed import distributed_checks
 
                 progress.update(task, description="checks and sweeps (distributed)")
                 results, sweep_results = distributed_checks(checks, sweeps, settings, sweep_settings, out, scheduler,

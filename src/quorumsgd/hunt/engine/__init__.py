@@ -1,5 +1,5 @@
-"""The distributed engine of hunts and sweeps (Dask distributed): :class:`Engine`, :func:`run_cases`."""
+"""The distributed engine of hunts, now :mod:`quorumsgd.engine` (shared with ``verify``); kept as an alias."""
 
-from quorumsgd.hunt.engine.cluster import Engine, Job, run_cases
+from quorumsgd.engine import Engine, Job, RunStats, run_cases
 
-__all__ = ["Engine", "Job", "run_cases"]
+__all__ = ["Engine", "Job", "RunStats", "run_cases"]

@@ -9,7 +9,7 @@ Guarantees, and where they come from:
 
 * **results independent of the number of workers**: a case carries its own seed (keyed by the case, see
   :func:`quorumsgd.hunt.cases.case_key`) and a worker only ever runs pure ``case -> result`` functions;
-* **resumable, no case lost or run twice**: :func:`run_cases` asks the :class:`~quorumsgd.hunt.store.CaseStore`
+* **resumable, no case lost or run twice**: :func:`run_cases` asks the :class:`~quorumsgd.engine.store.CaseStore`
   first and writes each result as it arrives;
 * **a dead worker's cases are retried**: the Dask scheduler reassigns the tasks of a worker that dies (up to
   ``distributed.scheduler.allowed-failures`` times) and the local cluster's nanny restarts the process;
@@ -44,9 +44,15 @@ class Engine:
     """
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None, processes: bool = True,
-                 connect_timeout: str = "20s") -> None:
+                 connect_timeout: str = "10s") -> None:
         if workers is not None and (isinstance(workers, bool) or int(workers) != workers or workers < 0):
             raise InvalidParameter("--workers", "be an integer >= 0", workers)
+        limit = max_workers()
+        if workers is not None and workers > limit:
+            raise InvalidParameter("--workers", f"be at most {limit} ({WORKERS_PER_CORE} per CPU core of this "
+                                   "machine; use --scheduler for a larger cluster)", workers)
+        if scheduler is not None:
+            scheduler = check_scheduler_address(scheduler)
         self.workers = (os.cpu_count() or 1) if workers is None else int(workers)
         self.scheduler, self.processes, self.connect_timeout = scheduler, processes, connect_timeout
         self.client: Any = None
@@ -59,6 +65,11 @@ class Engine:
         if self.workers == 0:
             return "in-process"
         return f"dask LocalCluster, {self.workers} worker {'processes' if self.processes else 'threads'}"
+
+    def probe(self) -> None:
+        """Check, within seconds, that the scheduler (if any) accepts connections: before any work is done."""
+        if self.scheduler:
+            _reachable(self.scheduler)
 
     def __enter__(self) -> Engine:
         self.start()
@@ -76,11 +87,12 @@ class Engine:
         from distributed import Client, LocalCluster
 
         if self.scheduler:
+            _reachable(self.scheduler)  # a closed port answers at once; Client would retry for its whole timeout
             try:
                 self.client = Client(self.scheduler, timeout=self.connect_timeout)
-            except (OSError, TimeoutError) as err:
+            except Exception as err:  # OSError, TimeoutError, a non-Dask server's protocol error
                 raise InvalidParameter("--scheduler", "be the address of a running Dask scheduler",
-                                       f"{self.scheduler}: {err}") from None
+                                       f"{self.scheduler}: {type(err).__name__}: {err}") from None
             return
         import dask
 
@@ -118,6 +130,43 @@ class Engine:
             futures[self.client.submit(_guarded, fn, *a, key=key, pure=False)] = i
         for future in as_completed(futures):
             yield futures[future], future.result()
+
+
+WORKERS_PER_CORE = 4
+"""Local worker processes allowed per CPU core: more only thrash (a 2-core machine at load 94 with 1000)."""
+
+_SCHEMES = ("tcp", "tls")
+
+
+def max_workers() -> int:
+    """The most local worker processes :class:`Engine` starts on this machine."""
+    return WORKERS_PER_CORE * (os.cpu_count() or 1)
+
+
+def check_scheduler_address(address: str) -> str:
+    """``tcp://host:port`` (or ``tls://``, or ``host:port``), checked before any connection is tried."""
+    import re
+
+    text = address.strip()
+    scheme, _, rest = text.rpartition("://")
+    match = re.fullmatch(r"(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):([0-9]{1,5})", rest)
+    if (scheme and scheme not in _SCHEMES) or match is None or not 0 < int(match.group(2)) < 65536:
+        shown = text if len(text) <= 80 else text[:55] + "..."
+        raise InvalidParameter("--scheduler", "be a Dask scheduler address tcp://HOST:PORT (PORT 1-65535)", shown)
+    return text if scheme else f"tcp://{text}"
+
+
+def _reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail in one line, within seconds, when nothing listens at the scheduler's address."""
+    import socket
+
+    rest = address.rpartition("://")[2]
+    host, _, port = rest.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as err:
+        raise InvalidParameter("--scheduler", "be the address of a running Dask scheduler",
+                               f"{address}: {err.strerror or type(err).__name__}") from None
 
 
 def _guarded(fn: Callable[..., Any], *args: Any) -> Any:

@@ -1,11 +1,13 @@
 """``quorumsgd verify``'s checks and sweeps as cases of the distributed engine (resumable from a store).
 
+It lives in ``verify`` and uses the engine layer below (:mod:`quorumsgd.engine`), never ``hunt``.
+
 A verify case is ``(check name, problem spec or None for the check's default problem, settings)``; its seed
 is the settings' seed, so the results are those of the in-process run whatever the number of workers.
 
 Example:
     >>> from quorumsgd.verify.checks import Settings
-    >>> from quorumsgd.hunt.engine import Engine
+    >>> from quorumsgd.engine import Engine
     >>> [r] = run_verify_cases([("sgd", None)], Settings(sims=16, window=4.0), Engine(workers=0))
     >>> r.name, r.verdict
     ('sgd', 'holds')
@@ -19,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from quorumsgd.hunt.engine.cluster import Engine, Job, RunStats, run_cases
+from quorumsgd.engine.cluster import Engine, Job, RunStats, run_cases
 
 
 def verify_case(name: str, spec: dict[str, Any] | None, settings: dict[str, Any]) -> dict[str, Any]:
@@ -98,7 +100,7 @@ def distributed_checks(checks: Sequence[str], sweeps: Sequence[tuple[str, str, S
     """
     from pathlib import Path
 
-    from quorumsgd.hunt.store import CaseStore
+    from quorumsgd.engine.store import CaseStore
     from quorumsgd.verify.checks import default_problem
     from quorumsgd.verify.report import Sweep
 
