@@ -34,7 +34,7 @@ from quorumsgd.hunt.cases import DEFAULTS, evaluate_case
 from quorumsgd.hunt.engine import Engine
 from quorumsgd.hunt.engine.sweep import verify_case
 from quorumsgd.hunt.search import complete_case, search_space
-from quorumsgd.strategies import qsgd_problems
+from quorumsgd.testing.strategies import qsgd_problems
 from quorumsgd.verify.checks import Settings
 
 SLOW_TIER = Settings(sims=96, window=12.0, confidence=0.99, steps_per_time=20.0)

@@ -211,7 +211,8 @@ def test_bad_input_is_a_one_line_error(run_cli) -> None:  # type: ignore[no-unty
 
 
 def test_solver_failure_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch, run_cli) -> None:  # type: ignore[no-untyped-def]
-    """A failing conic solver is never reported as a bound: a one-line SDPSolverError naming the attempts."""
+    """A failing conic solver is never reported as a bound: a one-line SDPSolverError naming the attempts, an
+    internal failure (not a ValueError: exit code 3, not the bad-input code 2)."""
     from quorumsgd.bounds.sdp import SDPSolverError, problem
 
     monkeypatch.setattr(problem._SDP, "solve", lambda self, *a, **k: ("solver_error", [], None))
@@ -219,7 +220,8 @@ def test_solver_failure_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch, run
         bounds.evaluate("sgd", method="sdp", **BASE)
     code, _, err = run_cli("bound", "sgd", "--method", "sdp", "--smoothness", "2", "--lr", "0.1", "--batch-size", "32",
                            "--sigma2", "4", "--strong-convexity", "0.5")
-    assert code == 2 and err.startswith("error: sgd: no verified certificate") and err.count("\n") == 1
+    assert code == 3 and err.startswith("error: sgd: no verified certificate") and err.count("\n") == 1
+    assert not issubclass(SDPSolverError, ValueError)
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from quorumsgd import bounds
 from quorumsgd.parameters import symbol
-from quorumsgd.strategies import (
+from quorumsgd.testing.strategies import (
     bound_parameters,
     easgd_problems,
     lemma31_slack_problems,

@@ -6,7 +6,8 @@
   one-line help, and imports a sub-command's module only when that sub-command runs, so that
   ``quorumsgd --help`` and ``quorumsgd bound ...`` never import torch, cvxpy or the simulator.
 * :func:`run` is the entry point's error handler: a user error (bad flag, bad value, violated hypothesis)
-  is one line ``error: ...`` on stderr and exit code 2; an interrupt is one line on stderr and exit code 130,
+  is one line ``error: ...`` on stderr and exit code 2; an internal numerical failure
+  (:class:`~quorumsgd.errors.NumericalFailure`: a conic solver failed) one line and exit code 3; an interrupt is one line on stderr and exit code 130,
   after the command has saved what it finished (:class:`Interrupted`).
 * :func:`output_dir` checks an output folder before any work; :func:`dumps` is strict JSON (no ``NaN`` or
   ``Infinity``); :func:`shown` truncates echoed input.
@@ -50,7 +51,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     import click
     from click import exceptions as click_errors
 
-from quorumsgd.errors import InvalidParameter, QuorumSGDError
+from quorumsgd.errors import InvalidParameter, NumericalFailure, QuorumSGDError
 
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 MAX_SHOWN = 80
@@ -150,6 +151,8 @@ def run(app: typer.Typer, argv: Sequence[str] | None = None) -> None:
         fail(truncate(err.format_message()))
     except QuorumSGDError as err:
         fail(truncate(str(err)))
+    except NumericalFailure as err:  # not the user's input: a distinct exit code
+        fail(truncate(str(err)), code=NumericalFailure.exit_code)
     except (Interrupted, KeyboardInterrupt, typer.Abort) as err:
         print(truncate(str(err)) if isinstance(err, Interrupted) else "interrupted", file=sys.stderr)
         raise SystemExit(130) from None

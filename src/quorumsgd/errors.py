@@ -1,4 +1,5 @@
-"""Errors that carry a one-line, user-facing message (the CLI prints it and exits with code 2).
+"""Errors that carry a one-line message: bad input (the CLI prints it and exits with code 2) or an internal
+numerical failure (:class:`NumericalFailure`, exit code 3).
 
 Example:
     >>> err = HypothesisViolation("lemma3.1", "coupling > lambda_max", "(22)", "coupling=0.5, lambda_max=1")
@@ -11,6 +12,14 @@ from __future__ import annotations
 
 class QuorumSGDError(ValueError):
     """Base class: bad input that the user can fix. ``str(err)`` is one line."""
+
+
+class NumericalFailure(Exception):
+    """Not the user's input: a numerical routine failed (a conic solver on a problem that has a solution, or a
+    solution that does not pass its verification). ``str(err)`` is one line; the CLI exits with code 3. Not a
+    ``ValueError``, so that code catching bad input does not mistake a defect for it."""
+
+    exit_code = 3
 
 
 class InvalidParameter(QuorumSGDError):

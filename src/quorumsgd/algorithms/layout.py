@@ -16,11 +16,10 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-Array = Any
+from quorumsgd.types import Array
 
 
 @dataclass(frozen=True)

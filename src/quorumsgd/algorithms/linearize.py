@@ -39,6 +39,7 @@ import numpy as np
 
 from quorumsgd.algorithms.base import State
 from quorumsgd.algorithms.layout import StateLayout
+from quorumsgd.algorithms.ops import AgentOps, Array, sum_axis
 from quorumsgd.errors import InvalidParameter
 
 Step = Callable[[State], State]
@@ -106,4 +107,34 @@ def _flat_step(step: Step, layout: StateLayout) -> Callable[[np.ndarray], np.nda
     return flat
 
 
-__all__ = ["AffineMap", "Step", "affine_map"]
+@dataclass(frozen=True)
+class RepresentativeOps(AgentOps):
+    r"""Agents stored once per group of equal agents: slot k stands for ``multiplicity[k]`` agents.
+
+    A state on a symmetric mode of an exchangeable ensemble takes only a few distinct agent values (all equal on
+    the consensus mode; :math:`+a, -a, 0,\dots,0` on a disagreement mode), so the ensemble's quorum is a weighted
+    sum over a few slots, and an algorithm written with :class:`AgentOps` runs on it unchanged, without an array
+    of the real number of agents (which may be :math:`10^{15}`).
+
+    Example:
+        >>> import numpy as np
+        >>> ops = RepresentativeOps(multiplicity=(1.0, 1.0, 1e15 - 2))
+        >>> ops.n_agents(np.zeros((1, 3, 1))), float(ops.mean(np.array([[[1.0], [-1.0], [0.0]]]))[0, 0])
+        (1000000000000000, 0.0)
+    """
+
+    multiplicity: tuple[float, ...] = (1.0,)
+
+    def n_agents(self, x: Array) -> int:
+        return round(sum(self.multiplicity))
+
+    def sum(self, x: Array) -> Array:
+        shape = [1] * np.ndim(x)
+        shape[self.axis] = len(self.multiplicity)
+        return sum_axis(x * np.asarray(self.multiplicity).reshape(shape), self.axis)
+
+    def mean(self, x: Array) -> Array:
+        return self.sum(x) / float(sum(self.multiplicity))
+
+
+__all__ = ["AffineMap", "RepresentativeOps", "Step", "affine_map"]

@@ -26,11 +26,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-Array = Any  # numpy.ndarray | torch.Tensor | numpy object array of sympy expressions
+from quorumsgd.types import Array
 
 
 def is_torch(x: Array) -> bool:

@@ -1,7 +1,10 @@
 r"""The bound calculator: every bound, rate and condition of the paper, derived in SymPy, evaluated fast.
 
-Each function below evaluates one derived theorem (see :mod:`quorumsgd.bounds.catalog` for how it is
-composed) on scalars or numpy arrays and returns a :class:`BoundResult`. A violated hypothesis raises
+Each public function (``thm5_1``, ``lemma3_1``, ... one per name of :data:`NAMES`; ``help(bounds.thm5_1)``
+states the theorem) evaluates one derived theorem (see :mod:`quorumsgd.bounds.catalog` for how it is
+composed) on scalars or numpy arrays and returns a :class:`BoundResult`; the functions are generated from
+their registry entries (:mod:`quorumsgd.bounds.registry`), which hold the signature, the statement in LaTeX,
+the hypotheses, the equation and the example. A violated hypothesis raises
 :class:`quorumsgd.errors.HypothesisViolation`; a bad parameter raises :class:`quorumsgd.errors.InvalidParameter`.
 
 Example:
@@ -17,17 +20,20 @@ Example:
 from __future__ import annotations
 
 import importlib
+import inspect
+from collections.abc import Callable
 from typing import Any
 
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike  # noqa: F401  (named by the generated signatures' annotations)
 
-from quorumsgd.bounds.registry import NAMES, REGISTRY, documented
+from quorumsgd.bounds.registry import GENERATED, NAMES, REGISTRY, TheoremEntry
 from quorumsgd.bounds.stability import StabilityTheorem, max_stable_coupling, stability
 from quorumsgd.bounds.theorem import BoundResult, Hypothesis, HypothesisCheck, Theorem
 from quorumsgd.errors import InvalidParameter
 
 
 def __getattr__(name: str) -> Any:  # PEP 562: `bounds.catalog` without importing SymPy at `import bounds`
+    # (also what a type checker sees for the generated public functions: they exist only at run time)
     if name == "catalog":
         return importlib.import_module("quorumsgd.bounds.catalog")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -74,210 +80,65 @@ def evaluate(
     return theorem(name).evaluate(**params)
 
 
-# The public wrappers: typed keyword signatures; their docstrings are generated from the registry entry
-# (statement, hypotheses, Args), followed by the example written here.
+# The public functions (thm5_1, lemma3_1, ...): one per registry entry, generated from it. The entry is the one
+# place a theorem's parameters, defaults, statement, hypotheses and example are written; the signature
+# (keyword-only, typed) and the docstring are built from it, so a new theorem needs no code here.
+
+_KEYWORD = inspect.Parameter.KEYWORD_ONLY
 
 
-@documented("lemma2.1")
-def lemma2_1(*, chi: ArrayLike, disturbance: ArrayLike, rate: ArrayLike) -> BoundResult:
-    """
-    >>> lemma2_1(chi=2.0, disturbance=0.3, rate=0.5).value
-    1.2
-    """
-    return evaluate("lemma2.1", **locals())
+def _annotation(default: Any) -> str:
+    return "str" if isinstance(default, str) else ("ArrayLike | None" if default is None else "ArrayLike")
 
 
-@documented("thm2.1")
-def thm2_1(
-    *, noise_bound: ArrayLike, rate: ArrayLike, beta_min: ArrayLike, initial_gap2: ArrayLike, time: ArrayLike
-) -> BoundResult:
-    """
-    >>> thm2_1(noise_bound=1.0, rate=2.0, beta_min=1.0, initial_gap2=0.0, time=1.0).value
-    0.5
-    """
-    return evaluate("thm2.1", **locals())
+def _signature(entry: TheoremEntry) -> inspect.Signature:
+    """Keyword-only: the theorem's parameters, then its optional parameters and options with their defaults."""
+    required = [inspect.Parameter(p, _KEYWORD, annotation="ArrayLike") for p in entry.parameters]
+    defaults = {**entry.optional, **entry.options}
+    optional = [inspect.Parameter(p, _KEYWORD, default=d, annotation=_annotation(d)) for p, d in defaults.items()]
+    return inspect.Signature([*required, *optional], return_annotation="BoundResult")
 
 
-@documented("cor2.1")
-def cor2_1(
-    *, noise_bound: ArrayLike, rate: ArrayLike, beta_min: ArrayLike, initial_gap2: ArrayLike, time: ArrayLike
-) -> BoundResult:
+def _public_function(entry: TheoremEntry) -> Callable[..., BoundResult]:
+    """The typed public function of a registry entry: ``evaluate(entry.name, ...)`` with the entry's signature.
+
+    An argument left at ``None`` is not passed (the theorem chooses it, or ``metric='paper'`` does not take it).
     """
-    >>> cor2_1(noise_bound=1.0, rate=2.0, beta_min=1.0, initial_gap2=0.0, time=1.0).value
-    0.25
-    """
-    return evaluate("cor2.1", **locals())
+    signature, name = _signature(entry), entry.name
+
+    def function(*args: Any, **kwargs: Any) -> BoundResult:
+        try:
+            bound = signature.bind(*args, **kwargs)  # a positional, missing or unknown argument: as Python says it
+        except TypeError as err:
+            raise TypeError(f"{function.__name__}() {err}") from None
+        bound.apply_defaults()
+        return evaluate(name, **{k: v for k, v in bound.arguments.items() if v is not None})
+
+    function.__name__ = function.__qualname__ = entry.python_name
+    function.__module__ = __name__
+    function.__signature__ = signature  # type: ignore[attr-defined]
+    function.__doc__ = entry.docstring()
+    return function
 
 
-@documented("thm3.1")
-def thm3_1(*, coupling: ArrayLike, lambda_max: ArrayLike) -> BoundResult:
-    """
-    >>> thm3_1(coupling=3.0, lambda_max=1.0).value
-    2.0
-    """
-    return evaluate("thm3.1", **locals())
-
-
-@documented("lemma3.1")
-def lemma3_1(
-    *, n_agents: ArrayLike, lr: ArrayLike, batch_size: ArrayLike, sigma2: ArrayLike, coupling: ArrayLike,
-    lambda_max: ArrayLike,
-) -> BoundResult:
-    """
-    >>> round(lemma3_1(n_agents=4, lr=0.1, batch_size=1, sigma2=2.0, coupling=2.0, lambda_max=1.0).value, 12)
-    0.3
-    """
-    return evaluate("lemma3.1", **locals())
-
-
-@documented("thm3.2")
-def thm3_2(
-    *, n_agents: ArrayLike, lr: ArrayLike, batch_size: ArrayLike, sigma2: ArrayLike, dim: ArrayLike, q: ArrayLike,
-    coupling: ArrayLike, lambda_max: ArrayLike,
-) -> BoundResult:
-    """
-    >>> round(thm3_2(n_agents=2, lr=0.1, batch_size=1, sigma2=1.0, dim=4, q=1.0, coupling=1.0,
-    ...              lambda_max=0.0).value, 6)
-    0.025
-    """
-    return evaluate("thm3.2", **locals())
-
-
-@documented("lemma3.2")
-def lemma3_2(
-    *, coupling: ArrayLike, damping: ArrayLike, strong_convexity: ArrayLike, smoothness: ArrayLike,
-    velocity_coupling: ArrayLike = 0.0,
-) -> BoundResult:
-    """
-    >>> round(lemma3_2(coupling=2.0, damping=2.0, strong_convexity=1.0, smoothness=3.0).value, 6)
-    1.0
-    """
-    return evaluate("lemma3.2", **locals())
-
-
-@documented("sgd")
-def sgd(*, lr: ArrayLike, batch_size: ArrayLike, sigma2: ArrayLike, strong_convexity: ArrayLike) -> BoundResult:
-    """
-    >>> round(sgd(lr=0.5, batch_size=1, sigma2=1.0, strong_convexity=1.0).value, 12)
-    0.5
-    """
-    return evaluate("sgd", **locals())
-
-
-@documented("thm5.1")
-def thm5_1(
-    *, n_agents: ArrayLike, lr: ArrayLike, batch_size: ArrayLike, sigma2: ArrayLike, dim: ArrayLike, q: ArrayLike,
-    strong_convexity: ArrayLike, coupling: ArrayLike,
-) -> BoundResult:
-    """
-    >>> round(thm5_1(n_agents=4, lr=0.5, batch_size=1, sigma2=1.0, dim=1, q=0.0, strong_convexity=1.0,
-    ...              coupling=1.0).value, 6)
-    0.25
-    """
-    return evaluate("thm5.1", **locals())
-
-
-@documented("lemma5.2")
-def lemma5_2(*, strong_convexity: ArrayLike, coupling: ArrayLike, n_agents: ArrayLike) -> BoundResult:
-    """
-    >>> round(lemma5_2(strong_convexity=1.0, coupling=1.0, n_agents=4).value, 6)
-    0.763932
-    """
-    return evaluate("lemma5.2", **locals())
-
-
-@documented("thm5.2")
-def thm5_2(
-    *, n_agents: ArrayLike, lr: ArrayLike, batch_size: ArrayLike, sigma2: ArrayLike, dim: ArrayLike, q: ArrayLike,
-    strong_convexity: ArrayLike, coupling: ArrayLike, metric: str = "paper", smoothness: ArrayLike | None = None,
-) -> BoundResult:
-    """
-    >>> r = thm5_2(n_agents=4, lr=0.5, batch_size=1, sigma2=1.0, dim=1, q=0.0, strong_convexity=1.0,
-    ...            coupling=1.0)
-    >>> round(r.value, 6)
-    0.572061
-    """
-    params = dict(locals())
-    if smoothness is None:  # only metric="lmi" takes it
-        del params["smoothness"]
-    return evaluate("thm5.2", **params)
-
-
-@documented("lemma5.3")
-def lemma5_3(
-    *, strong_convexity: ArrayLike, smoothness: ArrayLike, damping: ArrayLike, coupling: ArrayLike,
-    metric_a: ArrayLike | None = None,
-) -> BoundResult:
-    """
-    >>> round(lemma5_3(strong_convexity=1.0, smoothness=4.0, damping=3.0, coupling=5.0).value, 6)
-    0.381966
-    """
-    return evaluate("lemma5.3", **locals())
-
-
-@documented("thm5.3")
-def thm5_3(
-    *, n_agents: ArrayLike, lr: ArrayLike, batch_size: ArrayLike, sigma2: ArrayLike, dim: ArrayLike, q: ArrayLike,
-    strong_convexity: ArrayLike, smoothness: ArrayLike, coupling: ArrayLike, damping: ArrayLike,
-    metric_a: ArrayLike | None = None, metric: str = "paper",
-) -> BoundResult:
-    """
-    >>> r = thm5_3(n_agents=4, lr=0.1, batch_size=1, sigma2=1.0, dim=1, q=0.0, strong_convexity=1.0,
-    ...            smoothness=2.0, coupling=2.0, damping=2.0)
-    >>> r.value > 0, sorted(r.transient_rates)
-    (True, ['convergence', 'synchronization'])
-    """
-    params = dict(locals())
-    if metric == "lmi":  # the certificate chooses the metric
-        del params["metric_a"]
-    return evaluate("thm5.3", **params)
-
-
-@documented("lemma5.4")
-def lemma5_4(*, coupling: ArrayLike, n_agents: ArrayLike, magnification: ArrayLike, lambda_max: ArrayLike) -> BoundResult:
-    """
-    >>> lemma5_4(coupling=2.0, n_agents=4, magnification=1.0, lambda_max=0.5).value
-    0.5
-    """
-    return evaluate("lemma5.4", **locals())
-
-
-@documented("lemma5.5")
-def lemma5_5(
-    *, n_agents: ArrayLike, lr: ArrayLike, batch_size: ArrayLike, sigma2: ArrayLike, dim: ArrayLike,
-    curvature: ArrayLike, time: ArrayLike,
-) -> BoundResult:
-    """
-    >>> lemma5_5(n_agents=2, lr=0.1, batch_size=1, sigma2=1.0, dim=3, curvature=1.0, time=10.0).value
-    0.005
-    """
-    return evaluate("lemma5.5", **locals())
+PUBLIC_FUNCTIONS: dict[str, Callable[..., BoundResult]] = {
+    REGISTRY[name].python_name: _public_function(REGISTRY[name]) for name in GENERATED
+}
+"""The generated public functions by Python name (``thm5_1``); each is also an attribute of this module."""
+globals().update(PUBLIC_FUNCTIONS)
 
 
 __all__ = [
     "NAMES",
+    "PUBLIC_FUNCTIONS",
     "BoundResult",
     "Hypothesis",
     "HypothesisCheck",
     "StabilityTheorem",
     "Theorem",
-    "cor2_1",
     "evaluate",
-    "lemma2_1",
-    "lemma3_1",
-    "lemma3_2",
-    "lemma5_2",
-    "lemma5_3",
-    "lemma5_4",
-    "lemma5_5",
     "max_stable_coupling",
-    "sgd",
     "stability",
     "theorem",
-    "thm2_1",
-    "thm3_1",
-    "thm3_2",
-    "thm5_1",
-    "thm5_2",
-    "thm5_3",
+    *PUBLIC_FUNCTIONS,
 ]

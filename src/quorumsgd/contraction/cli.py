@@ -17,8 +17,9 @@ import typer
 
 from quorumsgd.clikit import check_finite, dumps, make_app
 from quorumsgd.contraction import symbolic
-from quorumsgd.contraction.compare import COMPARED_SYSTEMS, EQUATION, compare, format_table
+from quorumsgd.contraction.compare import EQUATION, compare, format_table
 from quorumsgd.contraction.lmi import SOLVERS, certify, metric_rate
+from quorumsgd.contraction.symbolic import SYSTEMS
 from quorumsgd.errors import InvalidParameter, QuorumSGDError
 from quorumsgd.parameters import validate_values
 
@@ -182,7 +183,7 @@ def compare_command(
     for name, values in grid.items():
         if values:
             validate_values({name: np.asarray(values, dtype=float)}, where="compare")
-    rows = compare({k: v for k, v in grid.items() if v}, systems=tuple(system or COMPARED_SYSTEMS), solver=solver)
+    rows = compare({k: v for k, v in grid.items() if v}, systems=tuple(system or SYSTEMS), solver=solver)
     for r in rows:
         check_finite({"LMI rate": r.lmi_rate, "LMI chi": r.lmi_chi, "upper bound": r.upper_bound},
                      where=f"compare {r.system}")

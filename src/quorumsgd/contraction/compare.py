@@ -36,7 +36,6 @@ from quorumsgd.contraction.lmi import Certificate, certify, metric_rate
 from quorumsgd.errors import InvalidParameter, QuorumSGDError
 from quorumsgd.parameters import validate_values
 
-COMPARED_SYSTEMS: tuple[str, ...] = ("thm3.1", "lemma3.2", "lemma5.2", "lemma5.3")
 EQUATION: dict[str, str] = {"thm3.1": "(21)", "lemma3.2": "(35)", "lemma5.2": "(50)", "lemma5.3": "(52)"}
 
 RELEVANT: dict[str, tuple[str, ...]] = {
@@ -112,7 +111,7 @@ def system_params(system: str, point: Mapping[str, float]) -> dict[str, float]:
         {'coupling': 1.0, 'lambda_max': -0.5}
     """
     if system not in RELEVANT:
-        raise InvalidParameter("system", f"one of {', '.join(COMPARED_SYSTEMS)}", system, where="compare")
+        raise InvalidParameter("system", f"one of {', '.join(symbolic.SYSTEMS)}", system, where="compare")
     out = {n: float(point[n]) for n in RELEVANT[system] if n in point}
     if system == "lemma3.2":
         out.setdefault("velocity_coupling", 0.0)
@@ -203,7 +202,7 @@ def grid_points(grid: Mapping[str, Iterable[float]] | None = None) -> list[dict[
 
 def compare(
     grid: Mapping[str, Iterable[float]] | None = None,
-    systems: Sequence[str] = COMPARED_SYSTEMS,
+    systems: Sequence[str] = symbolic.SYSTEMS,
     *,
     solver: str = "CLARABEL",
 ) -> list[ComparisonRow]:
@@ -216,8 +215,8 @@ def compare(
         (['thm3.1', 'lemma3.2', 'lemma5.2', 'lemma5.3'], True)
     """
     for s in systems:
-        if s not in COMPARED_SYSTEMS:
-            raise InvalidParameter("system", f"one of {', '.join(COMPARED_SYSTEMS)}", s, where="compare")
+        if s not in symbolic.SYSTEMS:
+            raise InvalidParameter("system", f"one of {', '.join(symbolic.SYSTEMS)}", s, where="compare")
     rows: list[ComparisonRow] = []
     for system in systems:
         seen: set[tuple[tuple[str, float], ...]] = set()

@@ -59,51 +59,44 @@ Example:
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
 import scipy.linalg
 
+from quorumsgd import conic
+from quorumsgd.conic import (
+    INFEASIBLE,
+    SOLVERS,  # noqa: F401  (re-exported: the contraction CLI's --solver choices)
+    USABLE,
+    ConicResult,
+    ConicSolverError,
+    SolverUnavailable,  # noqa: F401  (re-exported)
+    check_solver,
+    compiled_once,
+    installed_solvers,
+    require_installed,
+    solve_status,
+)
 from quorumsgd.errors import InvalidParameter, QuorumSGDError
 
 Method = Literal["dinkelbach", "bisection"]
-SOLVERS: tuple[str, ...] = ("CLARABEL", "SCS")
-"""Conic solvers that handle the SDPs; Clarabel (interior point, accurate) is the default."""
-
-# Solver options: SCS is first order, so ask for tighter tolerances than its defaults; the numpy
-# verification decides what the certificate is worth in any case.
-_SOLVER_OPTIONS: dict[str, dict[str, Any]] = {
-    "CLARABEL": {},
-    "SCS": {"eps_abs": 1e-9, "eps_rel": 1e-9, "max_iters": 200_000},
-}
-_USABLE = ("optimal", "optimal_inaccurate")
-_INFEASIBLE = ("infeasible", "infeasible_inaccurate")
+# The solver table, its options and the statuses are the conic layer's (one table for every SDP).
+_USABLE = USABLE
+_INFEASIBLE = INFEASIBLE
 
 
 # --- errors -------------------------------------------------------------------------------------------------
 
 
-class LMISolverError(QuorumSGDError):
-    """The conic solver is missing or failed on an SDP that has a solution; names the solver and status."""
+class LMISolverError(ConicSolverError):
+    """The conic solver failed on an SDP that has a solution; names the solver and status. An internal
+    numerical failure (exit code 3), not bad input."""
 
     def __init__(self, solver: str, status: str, detail: str = ""):
-        self.solver, self.status = solver, status
         tail = f" ({detail})" if detail else ""
-        super().__init__(f"LMI solver {solver} failed with status {status}{tail}")
-
-
-class SolverUnavailable(LMISolverError):
-    """The requested solver is not installed."""
-
-    def __init__(self, solver: str, installed: Sequence[str]):
-        self.solver, self.status = solver, "not_installed"
-        QuorumSGDError.__init__(
-            self,
-            f"LMI solver {solver} is not installed (status not_installed; installed: {', '.join(installed)})",
-        )
+        super().__init__(f"LMI solver {solver} failed with status {status}{tail}", solver, status)
 
 
 class RateNotCertified(QuorumSGDError):
@@ -118,14 +111,18 @@ class RateNotCertified(QuorumSGDError):
 
 
 @dataclass(frozen=True)
-class Verification:
+class Verification(conic.Verification):
     r"""The numpy check of a certificate: :math:`\lambda_{\min}(\mathbf M)>0` and, at every vertex,
-    :math:`\lambda_{\max}(\mathbf J_i^{\mathsf T}\mathbf M+\mathbf M\mathbf J_i+2r\mathbf M)\le` ``tolerance``."""
+    :math:`\lambda_{\max}(\mathbf J_i^{\mathsf T}\mathbf M+\mathbf M\mathbf J_i+2r\mathbf M)\le` ``tolerance``
+    (:class:`quorumsgd.conic.Verification` with the metric's names)."""
 
-    passed: bool
-    tolerance: float
-    metric_min_eigenvalue: float
-    lmi_max_eigenvalues: tuple[float, ...]
+    @property
+    def metric_min_eigenvalue(self) -> float:
+        return self.min_eigenvalue
+
+    @property
+    def lmi_max_eigenvalues(self) -> tuple[float, ...]:
+        return self.max_eigenvalues
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -137,7 +134,7 @@ class Verification:
 
 
 @dataclass(frozen=True, eq=False)
-class Certificate:
+class Certificate(ConicResult):
     r"""A constant metric and the contraction rate it certifies for a family of Jacobians.
 
     Attributes:
@@ -159,9 +156,6 @@ class Certificate:
     rate: float
     chi: float
     beta_min: float
-    solver: str
-    status: str
-    verified: bool
     verification: Verification
     upper_bound: float
     n_solves: int = 0
@@ -284,11 +278,10 @@ def verify_certificate(metric: np.ndarray, rate: float, jacobians: Any, tol: flo
         raise InvalidParameter("metric", f"shape {family.shape[1:]}", m.shape, where="lmi")
     m = _sym(m)
     tol = default_tolerance(m, rate, family) if tol is None else float(tol)
-    metric_min = float(np.linalg.eigvalsh(m)[0])
     lmi = np.swapaxes(family, 1, 2) @ m + m @ family + 2 * rate * m
-    lmi_max = np.linalg.eigvalsh(_sym(lmi))[:, -1]
-    passed = bool(metric_min > 0 and np.isfinite(rate) and np.all(lmi_max <= tol))
-    return Verification(passed, tol, metric_min, tuple(float(v) for v in lmi_max))
+    check = conic.check_inequalities([[v] for v in lmi], [[m]], strict_psd=True, tolerance=tol)
+    passed = bool(check.passed and np.isfinite(rate))
+    return Verification(passed, tol, check.min_eigenvalue, check.max_eigenvalues)
 
 
 def spectral_bound(jacobians: Any) -> float:
@@ -406,47 +399,23 @@ class _ConditionSDP:
         self.problem = cp.Problem(cp.Minimize(self.kappa), constraints)
 
 
-@lru_cache(maxsize=64)
+@compiled_once
 def _margin_sdp(n: int, n_vertices: int, solver: str) -> _MarginSDP:
     # One compiled problem per shape and solver (cvxpy caches the compilation for the last solver used).
     return _MarginSDP(n, n_vertices)
 
 
-@lru_cache(maxsize=64)
+@compiled_once
 def _condition_sdp(n: int, n_vertices: int, solver: str) -> _ConditionSDP:
     return _ConditionSDP(n, n_vertices)
 
 
 def _solve(problem: Any, solver: str) -> str:
-    import cvxpy as cp
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "solution may be inaccurate": the status says it, numpy checks it
-        try:
-            problem.solve(solver=solver, **_SOLVER_OPTIONS.get(solver, {}))
-        except cp.error.SolverError:
-            return "solver_error"
-        except (ValueError, ArithmeticError, np.linalg.LinAlgError):
-            return "solver_error"
-    return str(problem.status)
-
-
-@lru_cache(maxsize=1)
-def installed_solvers() -> tuple[str, ...]:
-    """cvxpy's installed solvers, probed once (the probe imports every known solver package)."""
-    import cvxpy as cp
-
-    return tuple(cp.installed_solvers())
+    return solve_status(problem, solver)
 
 
 def _check_solver(solver: str) -> str:
-    name = str(solver).upper()
-    if name not in SOLVERS:
-        raise InvalidParameter("solver", f"one of {', '.join(SOLVERS)}", solver, where="lmi")
-    installed = installed_solvers()
-    if name not in installed:
-        raise SolverUnavailable(name, installed)
-    return name
+    return require_installed(check_solver(solver, where="lmi"), installed_solvers)
 
 
 # --- the search ---------------------------------------------------------------------------------------------

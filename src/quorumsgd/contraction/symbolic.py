@@ -38,11 +38,13 @@ import sympy
 from quorumsgd.algorithms import EASGD, SGD, CommonInputAgents, ContinuousAlgorithm, MomentumQSGD
 from quorumsgd.algorithms.linearize import affine_map
 from quorumsgd.algorithms.ops import SIM_OPS, ZERO_MEAN_OPS
+from quorumsgd.bounds.registry import CONTRACTING
 from quorumsgd.errors import HypothesisViolation, InvalidParameter
 from quorumsgd.paper import a, big_l, gamma, k, k_v, lam, lam_max, p
 
-SYSTEMS: tuple[str, ...] = ("thm3.1", "lemma3.2", "lemma5.2", "lemma5.3")
-"""The virtual systems the paper certifies (names of ``quorumsgd contraction certify``)."""
+SYSTEMS: tuple[str, ...] = CONTRACTING
+"""The virtual systems the paper certifies (names of ``quorumsgd contraction certify`` and ``compare``): the
+registry's entries with ``contraction=True``."""
 
 AUXILIARY_SYSTEMS: tuple[str, ...] = ("gradient_flow",)
 """Also derived: the noise-free gradient flow (25), contracting at rate lambda (Remark 5.2)."""

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from quorumsgd.bounds.registry import ENTRIES
 from quorumsgd.errors import InvalidParameter, QuorumSGDError
 from quorumsgd.hunt.names import FAMILIES, NOISES, split
 from quorumsgd.objectives import GaussianNoise, LogCosh, Quadratic, RotatedPieces, ShapedNoise
@@ -229,7 +230,8 @@ def stiffness(theorem: str, problem: Problem) -> float:
     return float("inf") if not positive else fastest / min(positive)
 
 
-_EXACT_SCHEME = {"lemma3.1", "sgd", "thm5.1", "thm5.3"}  # checks that use exact transitions on isotropic quadratics
+_EXACT_SCHEME = {e.name for e in ENTRIES if e.check is not None and e.check.exact_on_quadratics}
+"""Checks that use exact transitions on isotropic quadratics (the registry's ``CheckSpec.exact_on_quadratics``)."""
 
 
 def euler_allowance(theorem: str, params: dict[str, Any], steps_per_time: float) -> float:

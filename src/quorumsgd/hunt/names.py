@@ -1,9 +1,14 @@
-"""The names a hunt accepts (kept import-light: the command line reads them at start-up)."""
+"""The names a hunt accepts (kept import-light: the command line reads them at start-up).
 
-THEOREMS: tuple[str, ...] = ("lemma3.1", "thm3.2", "sgd", "thm5.1", "thm5.2", "thm5.3", "lemma5.5")
+The theorem names come from the registry (:mod:`quorumsgd.bounds.registry`), the one place they are listed.
+"""
+
+from quorumsgd.bounds.registry import HUNTABLE, SDP_CERTIFIED
+
+THEOREMS: tuple[str, ...] = HUNTABLE
 """Every measurable upper bound a hunt can target (the calculator's theorem names)."""
 
-SDP_THEOREMS: tuple[str, ...] = ("lemma3.1", "sgd", "thm5.1", "thm5.2", "thm5.3")
+SDP_THEOREMS: tuple[str, ...] = tuple(name for name in HUNTABLE if name in SDP_CERTIFIED)
 """The bounds with an SDP certificate over S(lambda, L) (``bound NAME --method sdp``): a hunt can attack the
 certificate instead of the paper's bound (``--against sdp``)."""
 

@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 
 from quorumsgd.algorithms.ops import is_torch
-
-Array = Any
+from quorumsgd.types import Array
 
 
 def namespace(x: Array) -> Any:

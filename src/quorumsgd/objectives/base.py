@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-Array = Any
+from quorumsgd.types import Array
 
 
 class Objective(ABC):

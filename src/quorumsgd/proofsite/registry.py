@@ -8,7 +8,7 @@ Example:
     >>> find("thm5.1").stem, find("thm5_1").name
     ('thm5_1', 'thm5.1')
     >>> len(NOTEBOOKS)
-    17
+    18
 """
 
 from __future__ import annotations
@@ -64,6 +64,10 @@ NOTEBOOKS: tuple[ProofNotebook, ...] = (
     # Not a result of the paper: the toolkit's certificate over the whole class, beside (47), (51), (54).
     ProofNotebook("sdp", "Certified worst case over S(λ, L): SDP certificates",
                   "Sec. 5, (47), (51), (54); (41), (3), (42)-(43)", True, _SDP_STATEMENT, "SDP certificate"),
+    ProofNotebook("bracket", "The worst case pinned: certificate vs an explicit member of S(λ, L)",
+                  "Sec. 5, (47), (51), (54)", True,
+                  r"\max_{f\in\text{found}}\mathbb E\|\bar{\mathbf x}\|^2\le\sup_{\mathcal S(\lambda,L)}"
+                  r"\mathbb E\|\bar{\mathbf x}\|^2\le\text{certificate}", "Bracket"),
 )
 """Every proof notebook: one per result of :mod:`quorumsgd.bounds.registry`, in the paper's order, then the SDP certificate."""
 

@@ -19,8 +19,8 @@ from typing import Any, Literal
 import numpy as np
 
 from quorumsgd.errors import InvalidParameter
+from quorumsgd.types import Array
 
-Array = Any
 BackendName = Literal["numpy", "torch"]
 
 

@@ -28,15 +28,14 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
 from quorumsgd.algorithms.ops import SIM_OPS, AgentOps
 from quorumsgd.objectives.arrays import constant, norm_last, sum_last
 from quorumsgd.objectives.base import Objective
+from quorumsgd.types import Array
 
-Array = Any
 State = dict[str, Array]
 
 

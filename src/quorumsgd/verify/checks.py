@@ -28,6 +28,7 @@ import numpy as np
 
 from quorumsgd import bounds
 from quorumsgd.algorithms import EASGD, QSGD, SDQSGD, SGD, MomentumQSGD, best_agent_gains
+from quorumsgd.bounds.registry import CHECK_NAMES, REGISTRY, resolve
 from quorumsgd.errors import InvalidParameter, QuorumSGDError
 from quorumsgd.simulate import burn_in_steps, run_ensemble, summarize
 from quorumsgd.simulate.control_variate import GAUSSIAN_FORMS, LinearizedControl
@@ -403,16 +404,10 @@ def default_problem(name: str) -> Problem:
 
 
 CHECKS: dict[str, Check] = {
-    "lemma3.1": check_lemma3_1,
-    "lemma3.1:multi_lr": check_lemma3_1,
-    "thm3.2": check_thm3_2,
-    "sgd": check_sgd,
-    "thm5.1": check_thm5_1,
-    "thm5.2": check_thm5_2,
-    "thm5.3": check_thm5_3,
-    "lemma5.4": check_lemma5_4,
-    "lemma5.5": check_lemma5_5,
+    name: resolve(REGISTRY[name.split(":")[0]].check.function)  # type: ignore[union-attr]
+    for name in CHECK_NAMES
 }
+"""Every check by name, from the registry's entries (``CheckSpec.function``) and their variants."""
 
 
 def run_check(name: str, problem: Problem | None = None, settings: Settings = QUICK) -> CheckResult:

@@ -26,35 +26,33 @@ from typing import Any
 
 import numpy as np
 
+from quorumsgd.bounds.registry import HUNTABLE, REGISTRY
 from quorumsgd.errors import InvalidParameter, QuorumSGDError
 from quorumsgd.verify.problems import Problem, ProblemSpec
 
-SANDWICH_THEOREMS = ("lemma3.1", "thm3.2", "sgd", "thm5.1", "thm5.2", "thm5.3", "lemma5.5")
-"""The measurable upper bounds: those a check measures and a hunt searches."""
+SANDWICH_THEOREMS: tuple[str, ...] = HUNTABLE
+"""The measurable upper bounds: those a check measures and a hunt searches (from the registry)."""
 
-_STATISTIC_FIELDS = {"sgd": ["x"], "thm5.1": ["x"], "thm5.2": ["x", "quorum"], "thm5.3": ["x", "v"]}
-"""The fields whose agent average (or, for the quorum, value) the first-moment bounds measure."""
+_QUANTITY_FIELDS = {"center": "x", "quorum": "quorum", "center_velocity": "v"}
+"""The field whose agent average (or, for the quorum, value) each certified first-moment quantity measures."""
 
 
 def bound_parameters(theorem: str, problem: Problem) -> dict[str, Any]:
-    """The bound calculator's parameters for a problem, exactly as the verify check passes them."""
+    """The bound calculator's parameters for a problem, exactly as the verify check passes them.
+
+    The theorem's registry entry says which parameters it takes; the problem gives their values (Lemma 5.5's
+    ``curvature`` is the quadratic's :math:`\\lambda`; its ``time`` is the horizon, added by the caller).
+    """
+    if theorem not in SANDWICH_THEOREMS:
+        raise InvalidParameter("theorem", f"be one of {', '.join(SANDWICH_THEOREMS)}", theorem, "sandwich")
     s = problem.spec
-    base = {"n_agents": s.n_agents, "lr": problem.mean_lr, "batch_size": s.batch_size, "sigma2": problem.sigma2}
-    if theorem == "lemma3.1":
-        return {**base, "coupling": s.coupling, "lambda_max": problem.lambda_max}
-    if theorem == "thm3.2":
-        return {**base, "dim": s.dim, "q": problem.q, "coupling": s.coupling, "lambda_max": problem.lambda_max}
-    if theorem == "sgd":
-        return {k: base[k] for k in ("lr", "batch_size", "sigma2")} | {"strong_convexity": problem.strong_convexity}
-    if theorem in ("thm5.1", "thm5.2"):
-        return {**base, "dim": s.dim, "q": problem.q, "strong_convexity": problem.strong_convexity,
-                "coupling": s.coupling}
-    if theorem == "thm5.3":
-        return {**base, "dim": s.dim, "q": problem.q, "strong_convexity": problem.strong_convexity,
-                "smoothness": problem.smoothness, "coupling": s.coupling, "damping": s.damping}
-    if theorem == "lemma5.5":
-        return {**base, "dim": s.dim, "curvature": problem.strong_convexity}
-    raise InvalidParameter("theorem", f"be one of {', '.join(SANDWICH_THEOREMS)}", theorem, "sandwich")
+    available = {
+        "n_agents": s.n_agents, "lr": problem.mean_lr, "batch_size": s.batch_size, "sigma2": problem.sigma2,
+        "dim": s.dim, "q": problem.q, "strong_convexity": problem.strong_convexity, "smoothness": problem.smoothness,
+        "coupling": s.coupling, "damping": s.damping, "lambda_max": problem.lambda_max,
+        "curvature": problem.strong_convexity,
+    }
+    return {name: available[name] for name in REGISTRY[theorem].parameters if name in available}
 
 
 def sdp_certificate(theorem: str, params: dict[str, Any], smoothness: float) -> tuple[float | None, str]:
@@ -88,25 +86,24 @@ def exact_quadratic_value(theorem: str, problem: Problem) -> float | None:
     ``None`` for Lemma 5.5 (its check reports the exact finite-time value itself); 0 for Thm 3.2 (a quadratic
     has no disturbance :math:`\boldsymbol\epsilon`).
     """
-    from quorumsgd.algorithms import EASGD, QSGD, SGD, MomentumQSGD
     from quorumsgd.objectives import GaussianNoise, Quadratic
     from quorumsgd.simulate import expected_norm, linearize
 
     if theorem == "thm3.2":
         return 0.0
-    if theorem not in ("lemma3.1", *_STATISTIC_FIELDS):
+    sdp = REGISTRY[theorem].sdp if theorem in REGISTRY else None
+    if sdp is None:  # the certified quantities are the statistics with a Gaussian closed form
         return None
     s = problem.spec
-    dim, n, k = int(s.dim), 1 if theorem == "sgd" else int(s.n_agents), float(s.coupling)
-    alg = {"lemma3.1": QSGD(coupling=k), "sgd": SGD(), "thm5.1": QSGD(coupling=k), "thm5.2": EASGD(coupling=k),
-           "thm5.3": MomentumQSGD(coupling=k, damping=float(s.damping or 0.0))}[theorem]
+    dim, n = int(s.dim), int(s.n_agents) if "n_agents" in REGISTRY[theorem].parameters else 1
+    alg = sdp.continuous({"coupling": float(s.coupling), "damping": float(s.damping or 0.0)})
     f = Quadratic.isotropic(dim, float(problem.strong_convexity))
     sde = linearize(alg, f, n, GaussianNoise.isotropic(dim, float(problem.sigma2)), float(problem.mean_lr),
                     float(s.batch_size))
     law = sde.stationary()
-    if theorem == "lemma3.1":
+    if sdp.quantity == ("spread",):
         return law.expected_spread()
-    sel = _selector(sde.layout, _STATISTIC_FIELDS[theorem])
+    sel = _selector(sde.layout, [_QUANTITY_FIELDS[quantity] for quantity in sdp.quantity])
     size = sde.layout.size
     return expected_norm(sel @ law.mean[:size], sel @ law.cov[:size, :size] @ sel.T)
 
@@ -122,9 +119,10 @@ def sandwich(theorem: str, problem: Problem, measured: float, lower_confidence: 
     from quorumsgd import bounds
 
     params = bound_parameters(theorem, problem)
-    if theorem == "lemma5.5":
+    if "time" in REGISTRY[theorem].parameters:  # Lemma 5.5: a bound at the horizon of the time average
         if time is None:
-            raise InvalidParameter("time", "be given for lemma5.5 (the horizon of the time average)", None, "sandwich")
+            raise InvalidParameter("time", f"be given for {theorem} (the horizon of the time average)", None,
+                                   "sandwich")
         params["time"] = float(time)
     if paper is None:
         try:

@@ -50,14 +50,15 @@ target, the multiplicity :math:`p-1` of the noise of the disagreement modes).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from quorumsgd.bounds.sdp.interpolation import mode_forms, pair_forms
-from quorumsgd.bounds.sdp.problem import SOLVERS, Block, compiled, sym_basis
 from quorumsgd.bounds.sdp.system import Algorithm, LinearSystem, mode_system
+from quorumsgd.conic import Block, ConicResult, ConicSolverError, check_inequalities, solve_blocks, sym_basis
+from quorumsgd.conic.program import attempts, is_infeasible
 from quorumsgd.errors import InvalidParameter, QuorumSGDError
 
 TARGETS: tuple[str, ...] = ("center", "quorum", "center_velocity", "spread")
@@ -67,8 +68,9 @@ r"""Named second moments: :math:`\|\bar{\mathbf x}\|^2`, :math:`\|\tilde{\mathbf
 _TARGET_FIELD = {"center": "x", "quorum": "quorum", "center_velocity": "v", "spread": "x"}
 
 
-class SDPSolverError(QuorumSGDError):
-    """The conic solvers failed, or no solution passed the numpy verification (never reported as a bound)."""
+class SDPSolverError(ConicSolverError):
+    """The conic solvers failed, or no solution passed the numpy verification (never reported as a bound).
+    An internal numerical failure (exit code 3), not bad input."""
 
 
 class SDPInfeasible(QuorumSGDError):
@@ -78,7 +80,7 @@ class SDPInfeasible(QuorumSGDError):
 
 
 @dataclass(frozen=True, eq=False)
-class Certificate:
+class Certificate(ConicResult):
     r"""A verified certificate of :math:`\mathbb E\,\boldsymbol\xi^{\mathsf T}\mathbf W\boldsymbol\xi\le` ``second_moment``.
 
     Attributes:
@@ -98,16 +100,15 @@ class Certificate:
     multipliers: np.ndarray
     max_eigenvalue: float
     min_lyapunov_eigenvalue: float
-    solver: str
-    status: str
-    verified: bool
     full_check: float = float("nan")
+    tolerance: float = 0.0
     systems: tuple[LinearSystem, ...] = field(default=(), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"second_moment": self.second_moment, "solver": self.solver, "status": self.status,
                 "verified": self.verified, "max_eigenvalue": self.max_eigenvalue,
                 "min_lyapunov_eigenvalue": self.min_lyapunov_eigenvalue, "full_check": self.full_check,
+                "tolerance": self.tolerance,
                 "multipliers": self.multipliers.tolist(), "lyapunov": [p.tolist() for p in self.lyapunov]}
 
 
@@ -257,61 +258,127 @@ def _unpack(y: np.ndarray, s: int) -> np.ndarray:
 
 
 def _verify(blocks: list[Block], systems: list[LinearSystem], ys: list[np.ndarray], mu: np.ndarray
-            ) -> tuple[bool, float, float, list[np.ndarray], np.ndarray]:
-    """Independent numpy check: rebuild each LMI from (A, B, C, W, P, mu), not from the solver's data."""
+            ) -> tuple[bool, float, float, float, list[np.ndarray], np.ndarray]:
+    """Independent numpy check: rebuild each LMI from (A, B, C, W, P, mu), not from the solver's data, with the
+    tolerance of :func:`quorumsgd.conic.check_inequalities` (rounding, relative to the terms' scale)."""
     mu = np.clip(mu, 0.0, None)  # clipping tiny negative multipliers is itself a valid certificate change
     ps = [_unpack(y, b.s) for y, b in zip(ys, blocks, strict=True)]
-    worst_m, worst_p = -np.inf, np.inf
+    nsd, psd = [], []
     for b, sys_, p in zip(blocks, systems, ps, strict=True):
-        m = b.f + lyapunov_images(sys_, p) + np.einsum("c,cij->ij", mu, b.q)
-        m = 0.5 * (m + m.T)
-        worst_m = max(worst_m, float(np.linalg.eigvalsh(m)[-1]))
-        worst_p = min(worst_p, float(np.linalg.eigvalsh(p + mu[-1] * b.r)[0]))
-    ok = bool(np.isfinite(worst_m) and worst_m <= 0.0 and worst_p >= 0.0)
-    return ok, worst_m, worst_p, ps, mu
+        nsd.append([b.f, lyapunov_images(sys_, p), *(m * q for m, q in zip(mu, b.q, strict=True) if m)])
+        psd.append([p, mu[-1] * b.r])
+    check = check_inequalities(nsd, psd)
+    return check.passed, check.max_eigenvalue, check.min_eigenvalue, check.tolerance, ps, mu
 
 
 def solve(blocks: list[Block], systems: list[LinearSystem], *, solver: str = "CLARABEL",
           margin: float = 1e-7) -> Certificate:
-    """Solve, verify in numpy; raise :class:`SDPInfeasible` / :class:`SDPSolverError` rather than return an
-    unverified certificate. Retries with larger margins, then with the other solver."""
-    solver = solver.upper()
-    if solver not in SOLVERS:
-        raise InvalidParameter("solver", f"one of {', '.join(SOLVERS)}", solver, "sdp")
-    n_mu = blocks[0].q.shape[0]
-    shapes = tuple(b.shape for b in blocks)
-    # keep the data O(1): the LMI is homogeneous in (W, P, mu), so scale W (and undo it on the value)
-    w_scale = max(float(np.abs(b.f).max()) for b in blocks) or 1.0
-    # and the objective O(1): the solver's gap tolerance is absolute (a 1e-10 objective would stop at once)
-    o_scale = max(max(float(np.abs(b.c).max()), float(np.abs(b.c_mu).max())) for b in blocks) or 1.0
-    scaled = [Block(b.f / w_scale, b.g, b.q, b.c / o_scale, b.s, b.c_mu / o_scale, b.r) for b in blocks]
-    statuses = []
-    for name in (solver, *[s for s in SOLVERS if s != solver]):
-        for factor in (1.0, 100.0):
-            sdp = compiled(shapes, n_mu, name)
-            status, ys, mu = sdp.solve(scaled, margin * factor, margin * factor * 1e-2, name)
-            statuses.append(f"{name}:{status}")
-            if status in ("infeasible", "infeasible_inaccurate") and name == solver and factor == 1.0:
-                # confirm with a tiny margin: infeasibility must not be an artefact of the margin
-                status2, ys, mu = sdp.solve(scaled, 0.0, 0.0, name)
-                if status2 in ("infeasible", "infeasible_inaccurate"):
-                    raise SDPInfeasible(
-                        "sdp: no quadratic certificate exists (solver status infeasible): either the algorithm is "
-                        "not mean-square stable for some f in S(strong_convexity, smoothness) with these "
-                        "parameters (a discrete step too large: reduce lr or the coupling), or a quadratic "
-                        "Lyapunov function cannot prove it (heavy-ball momentum close to 1)")
-                continue
-            if not ys:
-                continue
-            ok, worst_m, worst_p, ps, mu_ok = _verify(scaled, systems, ys, mu)
-            if ok:
-                value = w_scale * sum(float(b.c @ y + b.c_mu @ mu_ok) for b, y in zip(blocks, ys, strict=True))
-                # undo the scaling of W: (W, P, mu) -> w_scale (W, P, mu) is the certificate of the data
-                return Certificate(second_moment=value, lyapunov=tuple(w_scale * p for p in ps),
-                                   multipliers=w_scale * mu_ok, max_eigenvalue=w_scale * worst_m,
-                                   min_lyapunov_eigenvalue=w_scale * worst_p, solver=name,
-                                   status=status, verified=True, systems=tuple(systems))
+    """Solve (through :mod:`quorumsgd.conic`: balanced, compiled once), verify in numpy; raise
+    :class:`SDPInfeasible` / :class:`SDPSolverError` rather than return an unverified certificate. Retries with
+    larger margins, then with the other solver; a fully accurate answer is preferred to an inaccurate one."""
+    statuses: list[str] = []
+    inaccurate: Certificate | None = None
+    for k, (name, delta) in enumerate(attempts(solver, margin)):
+        sol = solve_blocks(blocks, solver=name, margin=delta)
+        statuses.append(f"{name}:{sol.status}")
+        if is_infeasible(sol.status) and k == 0:
+            # confirm without margins: infeasibility must not be an artefact of the margin
+            if is_infeasible(solve_blocks(blocks, solver=name, margin=0.0).status):
+                raise SDPInfeasible(
+                    "sdp: no quadratic certificate exists (solver status infeasible): either the algorithm is "
+                    "not mean-square stable for some f in S(strong_convexity, smoothness) with these "
+                    "parameters (a discrete step too large: reduce lr or the coupling), or a quadratic "
+                    "Lyapunov function cannot prove it (heavy-ball momentum close to 1)")
+            continue
+        if not sol.ys or sol.mu is None:
+            continue
+        ok, worst_m, worst_p, tol, ps, mu_ok = _verify(blocks, systems, sol.ys, sol.mu)
+        if not ok:
+            statuses[-1] += "(not verified)"
+            continue
+        value = sum(float(b.c @ y + b.c_mu @ mu_ok) for b, y in zip(blocks, sol.ys, strict=True))
+        cert = Certificate(second_moment=value, lyapunov=tuple(ps), multipliers=mu_ok, max_eigenvalue=worst_m,
+                           min_lyapunov_eigenvalue=worst_p, tolerance=tol, solver=name, status=sol.status,
+                           verified=True, systems=tuple(systems))
+        if sol.status == "optimal":
+            return cert
+        inaccurate = inaccurate or cert
+    if inaccurate is not None:
+        return inaccurate  # verified (a valid bound), but its status says the solver was not fully accurate
     raise SDPSolverError(f"sdp: no verified certificate (solver attempts: {', '.join(statuses)})")
+
+
+MAX_CONDITION = 1e8
+r"""Largest :math:`L/\lambda` certified: beyond it the interpolation inequalities' own conditioning
+(:math:`\lambda/L` next to 1 in every balanced form) leaves float64 SDP solvers too little accuracy, and
+certificates drift upwards (measured: credible up to 1e8, 17% high at 1e16), so they are refused, not reported."""
+
+
+MAX_STIFFNESS = 1e5
+r"""Largest ratio of an SDE's fastest rate :math:`\|\mathbf A\|_2` to :math:`\lambda` certified (EASGD's quorum
+relaxes at coupling :math:`\times p`): measured, thm5.2's certificate is stable to 2% up to 1e5 and drifts
+upwards beyond (+25% at 1e6), so stiffer systems are refused."""
+
+
+def certify(alg: Algorithm, n_agents: int, target: tuple[str, ...], *, strong_convexity: float, smoothness: float,
+            noise: float = 1.0, noise_factors: dict[str, tuple[float, int]] | None = None, full: bool = False,
+            solver: str = "CLARABEL", where: str = "sdp", stiffness_names: str = "algorithm") -> Certificate:
+    r"""The verified certificate of :math:`\mathbb E\,\boldsymbol\xi^{\mathsf T}\mathbf W\boldsymbol\xi` for any
+    algorithm that is linear in (state, gradients) and permutation-equivariant (``full=True``: the unreduced
+    SDP, for any linear algorithm on small ``n_agents``), over :math:`\mathcal S(\lambda,L)`.
+
+    The certificate is homogeneous in the noise power: it is solved for unit noise and multiplied by ``noise``
+    (:math:`\eta\sigma^2/b` for an SDE, :math:`\sigma^2/b` for an iteration, whose step is in its matrices),
+    so the SDP never sees a 1e308. ``noise_factors`` (``name -> (value, exponent)``, e.g.
+    ``{"lr": (0.1, 1), "batch_size": (32, -1)}``) name the parameter to blame when the certified second moment
+    is not a normal float64.
+
+    Raises:
+        InvalidParameter: non-finite or non-positive class constants or noise, :math:`L/\lambda` above
+            :data:`MAX_CONDITION`, an SDE stiffer than :data:`MAX_STIFFNESS`, or a second moment outside float64's normal range (names the parameter).
+        SDPInfeasible, SDPSolverError: as :func:`solve`.
+
+    Example:
+        >>> from quorumsgd.algorithms import SGD
+        >>> cert = certify(SGD(), 1, ("center",), strong_convexity=0.5, smoothness=2.0, noise=0.0125)
+        >>> round(cert.second_moment, 6), cert.verified, cert.status       # eta sigma^2 / (2 b lambda)
+        (0.0125, True, 'optimal')
+    """
+    lam, big_l, noise = float(strong_convexity), float(smoothness), float(noise)
+    for key, value in (("strong_convexity", lam), ("smoothness", big_l)):
+        if not (np.isfinite(value) and value > 0):
+            raise InvalidParameter(key, "be a finite number > 0", value, where)
+    if big_l < lam:
+        raise InvalidParameter("smoothness", ">= strong_convexity (a nonempty class S(lambda, L))", big_l, where)
+    if big_l > MAX_CONDITION * lam:
+        raise InvalidParameter("smoothness", f"be at most {MAX_CONDITION:g} x strong_convexity with method='sdp' "
+                               "(beyond, the SDP cannot be solved accurately in float64)", big_l, where)
+    if not (np.isfinite(noise) and noise >= 0):
+        raise InvalidParameter(_blame(noise_factors, "noise"), "be such that the noise power (lr sigma2 / batch_size) is finite",
+                               noise, where)
+    build = full_blocks if full else reduced_blocks
+    blocks, systems = build(alg, int(n_agents), target, lam, big_l, 1.0)
+    stiffness = max((float(np.linalg.norm(s.a, 2)) for s in systems if not s.discrete and s.n_state), default=0.0)
+    if stiffness > MAX_STIFFNESS * lam:
+        raise InvalidParameter(stiffness_names, f"be such that the fastest rate of the dynamics (here {stiffness:.3g}) is at most "
+                               f"{MAX_STIFFNESS:g} x strong_convexity with method='sdp' (a stiffer SDE cannot be "
+                               "certified accurately in float64)", None, where)
+    cert = solve(blocks, systems, solver=solver)
+    second = noise * cert.second_moment
+    if noise > 0 and not (np.finfo(float).tiny <= second <= np.finfo(float).max):
+        raise InvalidParameter(_blame(noise_factors, "noise"), "be such that the certified second moment (noise "
+                               f"power {noise:.3g} x {cert.second_moment:.3g}) is a normal float64 number", None, where)
+    return replace(cert, second_moment=second)
+
+
+def _blame(factors: dict[str, tuple[float, int]] | None, default: str) -> str:
+    """The noise parameter furthest from 1 (in orders of magnitude): the one to change."""
+    if not factors:
+        return default
+    def size(item: tuple[str, tuple[float, int]]) -> float:
+        value = abs(item[1][0])
+        return float("inf") if not np.isfinite(value) or value == 0 else abs(np.log10(value))
+    return max(factors.items(), key=size)[0]
 
 
 def expand_reduced(cert: Certificate, alg: Algorithm, n_agents: int, target: tuple[str, ...],

@@ -8,9 +8,16 @@ every algorithm of :mod:`quorumsgd.algorithms` is linear (per coordinate, the sa
     \text{discrete: } \boldsymbol\xi_{t+1}=\mathbf A\boldsymbol\xi_t+\mathbf B(\mathbf u_t-\boldsymbol\zeta_t),
 
 where :math:`\mathbf y=\mathbf C\boldsymbol\xi` are the points at which the gradients are taken (the positions,
-or Nesterov's look-ahead). :func:`mode_system` obtains :math:`(\mathbf A,\mathbf B,\mathbf C)` by applying the
-algorithm's ``drift`` / ``apply`` to basis states and basis gradients (the gradient function records where it
-is called and returns the prescribed input), so no dynamics are retyped here.
+or Nesterov's look-ahead). :func:`mode_system` obtains :math:`(\mathbf A,\mathbf B,\mathbf C)` with the one
+linearizer, :func:`quorumsgd.algorithms.linearize.affine_map`, applied to the map
+:math:`(\boldsymbol\xi,\mathbf u)\mapsto(\text{next state or drift},\ \text{gradient points})` built from the
+algorithm's own ``drift`` / ``apply`` (the gradient function records where it is called and returns the
+prescribed input), so no dynamics are retyped here.
+
+A mode is evaluated on *representative agents* (:class:`~quorumsgd.algorithms.linearize.RepresentativeOps`):
+the consensus mode on one slot standing for all :math:`p` agents, a disagreement mode on three slots (agent 1,
+agent 2, the other :math:`p-2`), so no array has the size of :math:`p` and the reduced SDP costs the same for
+:math:`p=2` and :math:`p=10^{15}`.
 
 A *mode* is a subspace that the dynamics leave invariant because the agents are exchangeable: every agent
 field equal to :math:`\mathbf w\otimes\mathbf a` for a fixed unit vector :math:`\mathbf w\in\mathbb R^p`
@@ -34,7 +41,7 @@ from typing import Literal
 import numpy as np
 
 from quorumsgd.algorithms import ContinuousAlgorithm, DiscreteAlgorithm
-from quorumsgd.algorithms.ops import SIM_OPS
+from quorumsgd.algorithms.linearize import RepresentativeOps, affine_map
 from quorumsgd.errors import InvalidParameter
 
 Mode = Literal["consensus", "disagreement", "full"]
@@ -83,31 +90,27 @@ class LinearSystem:
                             tuple(self.coords[i] for i in idx), self.discrete)
 
 
-def _fields(alg: Algorithm, n_agents: int) -> tuple[list[str], list[str]]:
-    template = alg.init(np.zeros((1, n_agents, 1)), SIM_OPS)
-    agent = [f for f in alg.state_fields if f in template and np.shape(template[f]) == (1, n_agents, 1)]
+def _slots(n_agents: int, mode: Mode) -> tuple[np.ndarray, np.ndarray]:
+    """Slot values of the mode's unit agent vector ``(slots, 1)`` and the slots' multiplicities (their agents)."""
+    if mode == "consensus":
+        return np.array([[1 / np.sqrt(n_agents)]]), np.array([float(n_agents)])
+    if mode == "disagreement":
+        if n_agents < 2:
+            raise InvalidParameter("n_agents", ">= 2 for a disagreement mode", n_agents, "sdp")
+        w = np.array([[1 / np.sqrt(2)], [-1 / np.sqrt(2)], [0.0]])
+        mult = np.array([1.0, 1.0, float(n_agents - 2)])
+        return (w, mult) if n_agents > 2 else (w[:2], mult[:2])
+    if mode == "full":
+        return np.eye(n_agents), np.ones(n_agents)
+    raise InvalidParameter("mode", "consensus, disagreement or full", mode, "sdp")
+
+
+def _fields(alg: Algorithm, ops: RepresentativeOps) -> tuple[list[str], list[str]]:
+    slots = len(ops.multiplicity)
+    template = alg.init(np.zeros((1, slots, 1)), ops)
+    agent = [f for f in alg.state_fields if f in template and np.shape(template[f]) == (1, slots, 1)]
     quorum = [f for f in alg.state_fields if f in template and f not in agent]
     return agent, quorum
-
-
-def _embedding(n_agents: int, mode: Mode, agent: list[str], quorum: list[str]
-               ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    """Unit agent vectors of the mode's columns ``(p, cols)`` and the quorum columns, per coordinate."""
-    if mode == "full":
-        w = np.eye(n_agents)
-        coords = tuple(f"{f}[{i}]" for f in agent for i in range(n_agents)) + tuple(quorum)
-    else:
-        if mode == "consensus":
-            w = np.full((n_agents, 1), 1 / np.sqrt(n_agents))
-        elif mode == "disagreement":
-            if n_agents < 2:
-                raise InvalidParameter("n_agents", ">= 2 for a disagreement mode", n_agents, "sdp")
-            w = np.zeros((n_agents, 1))
-            w[0, 0], w[1, 0] = 1 / np.sqrt(2), -1 / np.sqrt(2)
-        else:
-            raise InvalidParameter("mode", "consensus, disagreement or full", mode, "sdp")
-        coords = tuple(agent) + (tuple(quorum) if mode == "consensus" else ())
-    return w, np.eye(len(quorum)) if mode != "disagreement" else np.zeros((len(quorum), 0)), coords
 
 
 def mode_system(alg: Algorithm, n_agents: int, mode: Mode = "full", prune: bool = True,
@@ -115,70 +118,71 @@ def mode_system(alg: Algorithm, n_agents: int, mode: Mode = "full", prune: bool 
     r"""The linear maps of ``alg`` on one mode (see the module docstring), from its own definition.
 
     ``prune`` drops state fields that influence nothing (a velocity that is overwritten every step when the
-    momentum is 0), except the fields named in ``keep`` (those a target reads). Raises :class:`InvalidParameter` if the algorithm is not linear in (state, gradients) or
-    does not leave the mode invariant (it would not be permutation-equivariant).
+    momentum is 0), except the fields named in ``keep`` (those a target reads). Raises :class:`InvalidParameter`
+    if the algorithm is not linear in (state, gradients) or does not leave the mode invariant (it would not be
+    permutation-equivariant). ``full`` builds the :math:`p`-agent system (small :math:`p` only).
     """
+    n_agents = int(n_agents)
     discrete = isinstance(alg, DiscreteAlgorithm)
-    agent, quorum = _fields(alg, n_agents)
-    w, wq, coords = _embedding(n_agents, mode, agent, quorum)
+    w, mult = _slots(n_agents, mode)
+    ops = RepresentativeOps(axis=-2, multiplicity=tuple(mult.tolist()))
+    agent, quorum = _fields(alg, ops)
     n_w = w.shape[1]
-    n = len(agent) * n_w + wq.shape[1]
+    with_quorum = mode != "disagreement"  # the quorum is agent-free: it lives on the consensus mode only
+    n_q = len(quorum) if with_quorum else 0
+    n = len(agent) * n_w + n_q
     m = n_w  # one gradient input per column of w
+    if mode == "full":
+        coords = tuple(f"{f}[{i}]" for f in agent for i in range(n_agents)) + tuple(quorum)
+    else:
+        coords = tuple(agent) + (tuple(quorum) if with_quorum else ())
+    name = type(alg).__name__
 
     def states(z: np.ndarray) -> dict[str, np.ndarray]:
-        """Batch of mode coordinates ``(batch, n)`` -> algorithm states ``(batch, p, 1)`` / ``(batch, 1)``."""
-        out: dict[str, np.ndarray] = {}
-        for i, f in enumerate(agent):
-            out[f] = (z[:, i * n_w:(i + 1) * n_w] @ w.T)[:, :, None]
-        zq = z[:, len(agent) * n_w:] @ wq.T if wq.shape[1] else np.zeros((z.shape[0], len(quorum)))
+        """Batch of mode coordinates ``(batch, n)`` -> algorithm states on the slots."""
+        out: dict[str, np.ndarray] = {f: (z[:, i * n_w:(i + 1) * n_w] @ w.T)[:, :, None] for i, f in enumerate(agent)}
         for j, f in enumerate(quorum):
-            out[f] = zq[:, j:j + 1]
+            out[f] = z[:, len(agent) * n_w + j:len(agent) * n_w + j + 1] if with_quorum else np.zeros((z.shape[0], 1))
         return out
 
-    def project(field_values: np.ndarray) -> np.ndarray:
-        """Agent array ``(batch, p, 1)`` -> mode coefficients ``(batch, n_w)``; checks it stays in the mode."""
-        flat = field_values[:, :, 0]
-        coef = flat @ w
-        if not np.allclose(coef @ w.T, flat, rtol=1e-10, atol=1e-10 * max(1.0, np.abs(flat).max())):
+    def project(values: np.ndarray) -> np.ndarray:
+        """Slot values ``(batch, slots, 1)`` -> mode coefficients ``(batch, n_w)``; checks it stays in the mode."""
+        flat = np.asarray(values, dtype=float)[:, :, 0]
+        coef = (flat * mult) @ w  # the agents' inner product, each slot counted for its agents
+        if not np.allclose(coef @ w.T, flat, rtol=1e-10, atol=1e-10 * max(1.0, float(np.abs(flat).max()))):
             raise InvalidParameter("algorithm", "permutation-equivariant dynamics (the mode is not invariant)",
-                                   type(alg).__name__, "sdp")
+                                   name, "sdp")
         return coef
 
-    def evaluate(z: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(next state or drift, gradient points), both in mode coordinates."""
-        state = states(z)
-        inputs = (u @ w.T)[:, :, None]
+    def step(s: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """(xi, u) -> (next state or drift, gradient points), in mode coordinates: the map the linearizer reads."""
+        state, inputs = states(s["xi"]), (s["u"] @ w.T)[:, :, None]
         seen: list[np.ndarray] = []
         if discrete:
             seen.append(np.asarray(alg.gradient_point(state), dtype=float))
-            out = alg.apply(state, inputs, SIM_OPS)
+            out = alg.apply(state, inputs, ops)
         else:
             def grad(y: np.ndarray) -> np.ndarray:
                 seen.append(np.asarray(y, dtype=float))
                 return inputs
-            out = alg.drift(state, grad, SIM_OPS, 0.0)
+            out = alg.drift(state, grad, ops, 0.0)
         if len(seen) != 1:
             raise InvalidParameter("algorithm", "one gradient evaluation per step", len(seen), "sdp")
-        parts = [project(np.asarray(out[f], dtype=float)) for f in agent]
-        if wq.shape[1]:
-            parts.append(np.column_stack([np.asarray(out[f], dtype=float).reshape(z.shape[0]) for f in quorum])
-                         @ wq)
-        return np.concatenate(parts, axis=1), project(seen[0])
+        parts = [project(out[f]) for f in agent]
+        if n_q:
+            parts.append(np.column_stack([np.asarray(out[f], dtype=float).reshape(-1) for f in quorum]))
+        return {"xi": np.concatenate(parts, axis=1), "u": project(seen[0])}
 
-    # rows: zero, each state basis vector, each input basis vector; plus random probes for linearity
-    z = np.vstack([np.zeros((1, n)), np.eye(n), np.zeros((m, n))])
-    u = np.vstack([np.zeros((1 + n, m)), np.eye(m)])
-    nxt, pts = evaluate(z, u)
-    if np.any(np.abs(nxt[0]) > 0) or np.any(np.abs(pts[0]) > 0):
-        raise InvalidParameter("algorithm", "linear in (state, gradients) with x* = 0", type(alg).__name__, "sdp")
-    a, b = nxt[1:1 + n].T, nxt[1 + n:].T
-    c = pts[1:1 + n].T
-    rng = np.random.default_rng(0)
-    zp, up = rng.standard_normal((2, n)), rng.standard_normal((2, m))
-    got, got_pts = evaluate(zp, up)
-    if not (np.allclose(got, zp @ a.T + up @ b.T, rtol=1e-9, atol=1e-9)
-            and np.allclose(got_pts, zp @ c.T, rtol=1e-9, atol=1e-9)):
-        raise InvalidParameter("algorithm", "linear in (state, gradients)", type(alg).__name__, "sdp")
+    try:
+        lin = affine_map(step, {"xi": np.zeros((1, n)), "u": np.zeros((1, m))}, where="sdp")
+    except InvalidParameter:
+        raise InvalidParameter("algorithm", "linear in (state, gradients)", name, "sdp") from None
+    full_map = lin.matrix
+    a, b = full_map[:n, :n], full_map[:n, n:]
+    c, c_u = full_map[n:, :n], full_map[n:, n:]
+    if np.any(lin.offset != 0) or np.any(c_u != 0):
+        raise InvalidParameter("algorithm", "linear in (state, gradients) with x* = 0, gradient points free of "
+                               "the gradients", name, "sdp")
     if discrete:
         noise = -b
     else:
@@ -188,13 +192,13 @@ def mode_system(alg: Algorithm, n_agents: int, mode: Mode = "full", prune: bool 
     system = LinearSystem(a, b, c, noise, coords, discrete)
     if prune:
         # A coordinate matters if it feeds the dynamics or a gradient point; others are write-only.
-        names = agent + quorum[: wq.shape[1]]
-        width = [n_w] * len(agent) + [1] * wq.shape[1]
+        names = agent + quorum[:n_q]
+        width = [n_w] * len(agent) + [1] * n_q
         kept = np.zeros(n, dtype=bool)
         start = 0
-        for name, size in zip(names, width, strict=True):
+        for fld, size in zip(names, width, strict=True):
             cols = slice(start, start + size)
-            kept[cols] = bool(np.any(a[:, cols] != 0) or np.any(c[:, cols] != 0) or name in keep)
+            kept[cols] = bool(np.any(a[:, cols] != 0) or np.any(c[:, cols] != 0) or fld in keep)
             start += size
         system = system.select(kept)
     return system

@@ -37,37 +37,29 @@ from typing import Any
 import numpy as np
 import sympy
 
-from quorumsgd.algorithms import (
-    EASGD,
-    QSGD,
-    SGD,
-    MomentumQSGD,
-    easgd_iteration,
-    momentum_qsgd_iteration,
-    qsgd_iteration,
-    sgd_iteration,
-)
+from quorumsgd.bounds.registry import ENTRIES, SDPTarget, TheoremEntry
 from quorumsgd.bounds.sdp.certificate import (
     Certificate,
     SDPInfeasible,
     SDPSolverError,
+    certify,
     expand_reduced,
-     full_blocks,
-    reduced_blocks,
-    solve,
 )
 from quorumsgd.bounds.sdp.system import Algorithm
 from quorumsgd.bounds.theorem import BoundResult, HypothesisCheck
 from quorumsgd.errors import HypothesisViolation, InvalidParameter
 from quorumsgd.parameters import validate_values
 
-_CLASS = ("strong_convexity", "smoothness")
-_NOISE = ("lr", "batch_size", "sigma2")
-
 
 @dataclass(frozen=True)
 class SDPTheorem:
-    """What is certified for one name: the algorithm (from :mod:`quorumsgd.algorithms`), the target, the params."""
+    """What is certified for one name: a view of its registry entry's :class:`~quorumsgd.bounds.registry.SDPTarget`.
+
+    Attributes:
+        name, title, equation: the registry name, the algorithm's title, (continuous, discrete) equations.
+        target: the certified quantity (``SDPTarget.quantity``); ``continuous`` / ``discrete`` build the
+            algorithm from a parameter point; the rest as in :class:`~quorumsgd.bounds.registry.SDPTarget`.
+    """
 
     name: str
     title: str
@@ -80,41 +72,30 @@ class SDPTheorem:
     first_moment: bool = True
     ignored: tuple[str, ...] = ("q", "dim")
 
+    @classmethod
+    def of(cls, entry: TheoremEntry) -> SDPTheorem:
+        """The certified quantity of a registry entry that has one (``entry.sdp``)."""
+        sdp: SDPTarget | None = entry.sdp
+        if sdp is None:
+            raise InvalidParameter("name", "be a result with an SDP certificate (registry entry with sdp)", entry.name)
+        return cls(entry.name, sdp.algorithm, (entry.equation, sdp.discrete_equation), sdp.quantity, sdp.continuous,
+                   sdp.discrete, sdp.parameters, sdp.discrete_parameters, sdp.first_moment, sdp.ignored)
+
 
 def _n(v: dict[str, float]) -> int:
     return int(v.get("n_agents", 1))
 
 
-THEOREMS: dict[str, SDPTheorem] = {
-    t.name: t
-    for t in [
-        SDPTheorem("sgd", "SGD", ("(48)", "(1)"), ("center",), lambda v: SGD(), lambda v: sgd_iteration(v["lr"]),
-                   (*_NOISE, *_CLASS), (*_NOISE, *_CLASS)),
-        SDPTheorem("thm5.1", "QSGD", ("(47)", "(41)"), ("center",), lambda v: QSGD(coupling=v["coupling"]),
-                   lambda v: qsgd_iteration(v["lr"], v["coupling"]),
-                   ("n_agents", *_NOISE, *_CLASS, "coupling"), ("n_agents", *_NOISE, *_CLASS, "coupling")),
-        SDPTheorem("thm5.2", "EASGD", ("(51)", "(3)"), ("center", "quorum"), lambda v: EASGD(coupling=v["coupling"]),
-                   lambda v: easgd_iteration(v["lr"], v["coupling"], _n(v), momentum=0.0, nesterov=False),
-                   ("n_agents", *_NOISE, *_CLASS, "coupling"), ("n_agents", *_NOISE, *_CLASS, "coupling")),
-        SDPTheorem("thm5.3", "QSGD with momentum", ("(54)", "(42)-(43)"), ("center", "center_velocity"),
-                   lambda v: MomentumQSGD(coupling=v["coupling"], damping=v["damping"]),
-                   lambda v: momentum_qsgd_iteration(v["lr"], v["coupling"], v["momentum"]),
-                   ("n_agents", *_NOISE, *_CLASS, "coupling", "damping"),
-                   ("n_agents", *_NOISE, *_CLASS, "coupling", "momentum")),
-        SDPTheorem("lemma3.1", "Spread of the QSGD agents", ("(22)", "(41)"), ("spread",),
-                   lambda v: QSGD(coupling=v["coupling"]), lambda v: qsgd_iteration(v["lr"], v["coupling"]),
-                   ("n_agents", *_NOISE, *_CLASS, "coupling"), ("n_agents", *_NOISE, *_CLASS, "coupling"),
-                   first_moment=False, ignored=("q", "dim", "lambda_max")),
-    ]
-}
-"""The certified quantities, by theorem name."""
+THEOREMS: dict[str, SDPTheorem] = {e.name: SDPTheorem.of(e) for e in ENTRIES if e.sdp is not None}
+"""The certified quantities, by theorem name (from the registry: :data:`~quorumsgd.bounds.registry.SDP_CERTIFIED`)."""
 
 
 def _validated(th: SDPTheorem, discrete: bool, params: dict[str, Any]) -> dict[str, np.ndarray]:
     where = f"{th.name} (method='sdp'{', discrete' if discrete else ''})"
     needed = th.discrete_parameters if discrete else th.parameters
     given = {k: v for k, v in params.items() if v is not None}
-    if th.name == "lemma3.1" and "strong_convexity" not in given and "lambda_max" in given:
+    # a bound stated with lambda_max (Lemma 3.1's (22)) certified over S(-lambda_max, L)
+    if "lambda_max" in th.ignored and "strong_convexity" not in given and "lambda_max" in given:
         lam_max = np.asarray(given["lambda_max"], dtype=float)
         if np.any(lam_max >= 0):
             raise HypothesisViolation(th.name, "lambda_max < 0 (a strongly convex class, strong_convexity = "
@@ -145,11 +126,14 @@ def certify_point(name: str, point: dict[str, float], discrete: bool = False, fu
     """The verified certificate at one parameter point (``full=True``: the unreduced SDP, for checks)."""
     th = THEOREMS[name]
     alg = (th.discrete if discrete else th.continuous)(point)
-    n_agents = _n(point)
-    noise = point["sigma2"] / point["batch_size"] * (1.0 if discrete else point["lr"])
-    build = full_blocks if full else reduced_blocks
-    blocks, systems = build(alg, n_agents, th.target, point["strong_convexity"], point["smoothness"], noise)
-    return solve(blocks, systems, solver=solver)
+    factors = {"sigma2": (point["sigma2"], 1), "batch_size": (point["batch_size"], -1)}
+    if not discrete:
+        factors["lr"] = (point["lr"], 1)
+    with np.errstate(over="ignore", under="ignore"):
+        noise = point["sigma2"] / point["batch_size"] * (1.0 if discrete else point["lr"])
+    return certify(alg, _n(point), th.target, strong_convexity=point["strong_convexity"],
+                   smoothness=point["smoothness"], noise=noise, noise_factors=factors, full=full, solver=solver,
+                   where=name, stiffness_names=", ".join(k for k in ("coupling", "damping", "n_agents") if k in point))
 
 
 def full_lmi_check(name: str, point: dict[str, float], cert: Certificate, discrete: bool = False) -> float:

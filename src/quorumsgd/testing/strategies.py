@@ -1,5 +1,7 @@
 r"""Hypothesis strategies for valid parameter sets and problems (public API for property-based tests).
 
+Needs ``hypothesis`` (the ``[test]`` extra); the toolkit itself never imports this module.
+
 Every generated problem satisfies the hypotheses of the theorem it is drawn for (strong convexity, known
 :math:`Q` and :math:`\sigma^2`, synchronization conditions, Lemma 5.3's damping threshold) and is small
 enough to simulate in a fraction of a second. Lemma 3.1's bound (22) is *attained* by isotropic quadratics
@@ -20,7 +22,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import strategies as st
+try:
+    from hypothesis import strategies as st
+except ImportError as err:  # a test-only dependency: say how to get it, not a bare ModuleNotFoundError
+    raise ImportError(
+        'quorumsgd.testing.strategies needs hypothesis, a test dependency: pip install "quorumsgd[test]"'
+    ) from err
 
 from quorumsgd.verify.problems import Problem, ProblemSpec
 
@@ -173,8 +180,9 @@ def bound_parameters(draw: st.DrawFn, name: str) -> dict[str, Any]:
         out["coupling"] = draw(st.floats(0.01, 20.0))
     if name == "lemma5.4":
         rate_at_zero = paper.lambdified(paper.rate_56())  # (56) with lambda_max = 0: the mean gain's infimum
-        mean_inf = rate_at_zero(coupling=out["coupling"], magnification=out["magnification"],
-                                n_agents=out["n_agents"], lambda_max=0.0)
+        mean_inf = rate_at_zero(
+            coupling=out["coupling"], magnification=out["magnification"], n_agents=out["n_agents"], lambda_max=0.0
+        )
         out["lambda_max"] = mean_inf - draw(st.floats(0.01, 5.0))
     if "damping" in theorem.parameters:
         big_l = out["smoothness"]

@@ -1,0 +1,233 @@
+r"""The bracket of the worst case: a verified upper bound and an explicit member's value, point by point.
+
+For a theorem's certified quantity (the long-run second moment of :mod:`quorumsgd.bounds.sdp`: thm5.1
+:math:`\mathbb E\bar x^2`, thm5.2 :math:`\mathbb E(\bar x^2+\tilde x^2)`, thm5.3 :math:`\mathbb E(\bar x^2+\bar v^2)`)
+over :math:`\mathcal S(\lambda,L)` and noise with :math:`\operatorname{tr}\Sigma\le\sigma^2`:
+
+* ``upper`` — the smaller of the SDP certificate (``bounds.evaluate(name, method="sdp")``) and the
+  moment-interpolation certificate (:mod:`quorumsgd.bounds.bracket.certificate`), both verified;
+* ``lower`` — the second moment of an explicit member (``witness``): exact by quadrature where the
+  stationary law is known (QSGD everywhere, momentum at k = 0 or p = 1; :mod:`~quorumsgd.bounds.bracket.exact`),
+  else the larger of the worst quadratic (exact linear-SDE oracle) and Monte Carlo of profile candidates;
+* ``lower_lcb`` — its one-sided 99 % lower confidence bound (``= lower`` when exact);
+* ``ratio = upper / lower`` and ``ratio_lcb = upper / lower_lcb``.
+
+Example:
+    >>> r = bracket("thm5.1", n_agents=4, coupling=0.0, lr=1.0, batch_size=1.0, sigma2=1.0,
+    ...             strong_convexity=0.5, smoothness=2.0, max_switches=1)
+    >>> round(r.lower, 4), round(r.upper, 4), r.witness["family"], r.upper >= r.lower
+    (0.3069, 0.384, 'curvature_profile', True)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from quorumsgd.bounds.bracket.certificate import certify
+from quorumsgd.bounds.bracket.exact import exact_available
+from quorumsgd.bounds.bracket.search import monte_carlo, quadratic_worst, worst_profile
+from quorumsgd.errors import HypothesisViolation, InvalidParameter
+from quorumsgd.objectives.profile import CurvatureProfile
+from quorumsgd.parameters import validate_values
+
+NAMES = ("thm5.1", "thm5.2", "thm5.3")
+GRID = {"lr": 1.0, "batch_size": 1.0, "sigma2": 1.0, "strong_convexity": 0.5, "smoothness": 2.0, "damping": 2.0}
+N_AGENTS = (1, 2, 4, 8)
+COUPLINGS = (0.0, 0.5, 2.0, 8.0)
+
+
+@dataclass(frozen=True)
+class Bracket:
+    """One point: the certified upper bound, the witness's value, and where each comes from."""
+
+    name: str
+    n_agents: int
+    coupling: float
+    upper: float
+    lower: float
+    lower_lcb: float
+    ratio: float
+    ratio_lcb: float
+    witness: dict[str, Any]
+    upper_method: str
+    sdp: float
+    moment: float | None
+    paper: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        """Strict JSON (``None`` for a non-finite number)."""
+        def clean(x: Any) -> Any:
+            return float(x) if isinstance(x, (int, float)) and np.isfinite(x) else (None if isinstance(
+                x, float) else x)
+        return {k: clean(v) for k, v in asdict(self).items()}
+
+
+def _point(name: str, params: dict[str, Any]) -> dict[str, float]:
+    if name not in NAMES:
+        raise InvalidParameter("name", f"be one of {', '.join(NAMES)}", name, "bracket")
+    needed = ["n_agents", "coupling", "lr", "batch_size", "sigma2", "strong_convexity", "smoothness"]
+    if name == "thm5.3":
+        needed.append("damping")
+    for key in needed:
+        if params.get(key) is None:
+            raise InvalidParameter(key, f"be given for bracket {name}", where="bracket")
+    values = {k: float(v) for k, v in validate_values({k: params[k] for k in needed}, where=name).items()}
+    if values["strong_convexity"] > values["smoothness"]:
+        raise HypothesisViolation(name, "strong_convexity <= smoothness (a nonempty class S(lambda, L))",
+                                  "Def 2.1-2.2", f"{values['strong_convexity']:.6g} > {values['smoothness']:.6g}")
+    if name == "thm5.2" and values["coupling"] == 0.0:
+        raise InvalidParameter("coupling", "be > 0 for thm5.2 (EASGD's quorum does not move at k = 0)",
+                               0.0, "bracket")
+    if values["n_agents"] != int(values["n_agents"]) or values["n_agents"] > 16:
+        raise InvalidParameter("n_agents", "be an integer in 1..16 for bracket", values["n_agents"], "bracket")
+    return values
+
+
+def _paper(name: str, point: dict[str, float], q: float) -> float | None:
+    from quorumsgd import bounds
+    from quorumsgd.errors import QuorumSGDError
+
+    kw = {k: point[k] for k in ("n_agents", "lr", "batch_size", "sigma2", "strong_convexity", "coupling")}
+    kw.update(dim=1, q=q)
+    if name == "thm5.3":
+        kw.update(smoothness=point["smoothness"], damping=point["damping"])
+    try:
+        return float(bounds.evaluate(name, **kw).value) ** 2  # squared: the paper bounds E|.| (first moment)
+    except QuorumSGDError:
+        return None
+
+
+def bracket(name: str, *, max_switches: int = 2, mc_sims: int = 1000, mc_time: float = 30.0, seed: int = 0,
+            **params: Any) -> Bracket:
+    r"""The bracket at one point (see the module docstring); ``params`` are the theorem's flags.
+
+    Raises:
+        InvalidParameter / HypothesisViolation: a missing or out-of-domain parameter.
+    """
+    point = _point(name, params)
+    p, k = int(point["n_agents"]), point["coupling"]
+    noise = point["lr"] * point["sigma2"] / point["batch_size"]
+    from quorumsgd import bounds
+
+    sdp_kw = {key: point[key] for key in ("n_agents", "coupling", "lr", "batch_size", "sigma2", "strong_convexity",
+                                           "smoothness")}
+    if name == "thm5.3":
+        sdp_kw["damping"] = point["damping"]
+    sdp = float(bounds.evaluate(name, method="sdp", **sdp_kw).terms["second_moment"])
+    cert = certify(name, **sdp_kw, a_priori=sdp * 10 + noise) if p <= 8 else None
+    moment = cert.value if cert is not None and cert.verified else None
+    upper, method = (moment, "moment-interpolation") if moment is not None and moment < sdp else (sdp, "sdp")
+    if exact_available(name, p, k):
+        w = worst_profile(name, n_agents=p, coupling=k, noise=noise, strong_convexity=point["strong_convexity"],
+                          smoothness=point["smoothness"], damping=point.get("damping", 1.0),
+                          max_switches=max_switches if k == 0.0 or p == 1 else min(max_switches, 2),
+                          starts=3 if k == 0.0 or p == 1 else 1, seed=seed)
+        lower = lcb = w.value
+        witness = w.to_dict(noise)
+    else:
+        h, lower = quadratic_worst(name, point)
+        lcb = lower
+        witness = {**CurvatureProfile([], [h]).to_dict(),
+                   "noise": {"kind": "constant", "direction": 0, "power": noise}, "method": "exact (linear SDE)"}
+        lam, big = point["strong_convexity"], point["smoothness"]
+        for cand in (CurvatureProfile([0.0], [lam, big]), CurvatureProfile([0.0], [big, lam])):
+            est, lo = monte_carlo(name, cand, point, sims=mc_sims, time=mc_time, seed=seed)
+            if lo > lcb:
+                lower, lcb = est, lo
+                witness = {**cand.to_dict(), "noise": {"kind": "constant", "direction": 0, "power": noise},
+                           "method": f"monte carlo ({mc_sims} sims, dt 0.01, 99% LCB deflated by 1 - L dt)"}
+    q = CurvatureProfile(witness["switches"], witness["curvatures"]).q
+    paper = _paper(name, point, q) if np.isfinite(q) else None
+    return Bracket(name, p, k, float(upper), float(lower), float(lcb), float(upper / lower), float(upper / lcb),
+                   witness, method, sdp, moment, paper)
+
+
+def bracket_grid(names: tuple[str, ...] = NAMES, n_agents: tuple[int, ...] = N_AGENTS,
+                 couplings: tuple[float, ...] = COUPLINGS, **grid: Any) -> list[Bracket]:
+    """The brackets on a grid (thm5.2 without k = 0), the issue's defaults where not given."""
+    params = {**GRID, **grid}
+    out = []
+    for name in names:
+        for p in n_agents:
+            for k in couplings:
+                if name == "thm5.2" and k == 0.0:
+                    continue
+                out.append(bracket(name, n_agents=p, coupling=k, **params))
+    return out
+
+
+def bracket_table(**grid: Any) -> list[Bracket]:
+    """:func:`bracket_grid` remembered on disk beside the compiled theorems (plain-number JSON, keyed like the SDP
+    table by the code's versions and sources, see :func:`quorumsgd.bounds.sdp.table.cached_sandwich`)."""
+    from quorumsgd.theorem_cache import cache_folder
+
+    folder = cache_folder()
+    tag = hashlib.sha256(json.dumps(grid, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    path = None if folder is None else folder / f"bracket-table-{tag}.json"
+    if path is not None:
+        try:
+            return [Bracket(**d) for d in json.loads(path.read_text())]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    table = bracket_grid(**grid)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".bracket-table.", suffix=".tmp")
+            with os.fdopen(fd, "w") as fh:
+                json.dump([asdict(r) for r in table], fh)
+            os.replace(tmp, path)
+        except OSError:
+            pass
+    return table
+
+
+def report_section(table: list[Bracket] | None = None) -> list[dict[str, Any]]:
+    """The strict-JSON rows of ``quorumsgd verify``'s ``bracket_table`` (one call from the report)."""
+    rows = bracket_table() if table is None else table
+    keep = ("name", "n_agents", "coupling", "upper", "lower", "lower_lcb", "ratio", "ratio_lcb", "witness",
+            "upper_method", "sdp")
+    return [{k: r.to_json()[k] for k in keep} for r in rows]
+
+
+def summary(table: list[Bracket]) -> dict[str, Any]:
+    """Worst and median ratio, and the points that miss the issue's targets (1.25 everywhere, 1.02 at k = 0)."""
+    ratios = np.array([r.ratio for r in table])
+    return {"max_ratio": float(ratios.max()), "median_ratio": float(np.median(ratios)),
+            "over_1.25": [(r.name, r.n_agents, r.coupling, round(r.ratio, 4)) for r in table if r.ratio > 1.25],
+            "k0_over_1.02": [(r.name, r.n_agents, round(r.ratio, 4)) for r in table
+                             if r.coupling == 0.0 and r.ratio > 1.02],
+            # (47)/(51)/(54) bound the first moment: E|.| <= sqrt(E|.|^2), so paper^2 < lower is necessary (not
+            # sufficient) for a violation; only witnesses with finite Q (the paper's hypotheses) are compared
+            "paper_squared_below_lower": [(r.name, r.n_agents, r.coupling, r.paper, r.lower) for r in table
+                                          if r.paper is not None and r.paper < r.lower * (1 - 1e-9)]}
+
+
+def markdown(table: list[Bracket]) -> str:
+    """The table as markdown."""
+    head = "| thm | p | k | upper | (method) | SDP | lower | lower_lcb | ratio | witness |"
+    out = [head, "|" + "---|" * 10]
+    for r in table:
+        w = r.witness
+        wit = f"t={np.round(w['switches'], 3).tolist()}, c={w['curvatures']}"
+        out.append(f"| {r.name} | {r.n_agents} | {r.coupling:g} | {r.upper:.4f} | {r.upper_method} | {r.sdp:.4f} | "
+                   f"{r.lower:.4f} | {r.lower_lcb:.4f} | {r.ratio:.3f} | {wit} |")
+    return "\n".join(out)
+
+
+def add_to_report(payload: dict[str, Any], out: Any) -> None:
+    """``quorumsgd verify``'s hook (one call): ``payload["bracket_table"]`` (strict JSON) and ``out/bracket.md``."""
+    from pathlib import Path
+
+    table = bracket_table()
+    payload["bracket_table"] = report_section(table)
+    payload["bracket_summary"] = summary(table)
+    Path(out, "bracket.md").write_text("# The bracket of the worst case over S(lambda, L)\n\n" + markdown(table)
+                                       + "\n\n" + json.dumps(summary(table)) + "\n")
