@@ -17,6 +17,7 @@ import argparse
 import importlib.util
 import io
 import sys
+import warnings
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -55,7 +56,9 @@ def build(out: Path, *, strict: bool = False, source: Path | None = None, quiet:
     out = Path(out)
     args = ["-b", "html", "-q", "-E", *(["-W", "--keep-going"] if strict else []), str(source), str(out)]
     log = io.StringIO()
-    with redirect_stderr(log), redirect_stdout(io.StringIO() if quiet else sys.stdout):
+    with redirect_stderr(log), redirect_stdout(io.StringIO() if quiet else sys.stdout), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # Sphinx's deprecations of its own extensions
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
         code = build_main(args)
     if code != 0:
         problems = [line for line in log.getvalue().splitlines() if "WARNING" in line or "ERROR" in line]
