@@ -7,6 +7,8 @@ Layout of the output folder::
     notebooks/<stem>.ipynb  the executed notebooks
     manifest.json           per notebook: status, checked steps, the numbers it recorded, timings
     _static/                KaTeX (vendored, MIT), render-math.js, site.css
+    api/                    the API reference (Sphinx, from the docstrings: :mod:`quorumsgd.docs`), linked
+                            from the index when Sphinx and the ``docs/`` sources are available
 
 Every page references only files of this folder, so the site works offline, from ``file://`` or any server.
 """
@@ -29,6 +31,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES = PACKAGE_DIR / "templates"
 STATIC = PACKAGE_DIR / "static"
 STATIC_URL = "_static"
+API_DIR = "api"
 
 
 class ProofsFailed(QuorumSGDError):
@@ -99,7 +102,18 @@ def _page(exporter: Any, execution: Execution, previous: ProofNotebook | None, f
     return body
 
 
-def _index(site: Site, quick: bool, elapsed: float) -> str:
+def _api_docs(out: Path) -> tuple[str | None, str | None]:
+    """Build the API reference into ``out/api``: ``(href, None)``, or ``(None, why not)`` (one line)."""
+    from quorumsgd import docs
+
+    try:
+        docs.build(out / API_DIR)
+    except QuorumSGDError as err:
+        return None, str(err)
+    return f"{API_DIR}/index.html", None
+
+
+def _index(site: Site, quick: bool, elapsed: float, api: tuple[str | None, str | None] = (None, None)) -> str:
     import jinja2
 
     from quorumsgd import __version__ as version
@@ -116,7 +130,7 @@ def _index(site: Site, quick: bool, elapsed: float) -> str:
     return env.get_template("site_index.html.j2").render(
         rows=rows, mode="quick" if quick else "full", passed=sum(r["ok"] for r in rows), total=len(rows),
         checks=sum(r["checks"] for r in rows), elapsed=elapsed, version=version,
-        date=datetime.date.today().isoformat(),
+        date=datetime.date.today().isoformat(), api_href=api[0], api_note=api[1],
     )
 
 
@@ -134,11 +148,15 @@ def _manifest(site: Site, quick: bool) -> dict[str, Any]:
 def render_site(out: Path, *, only: Sequence[str] | None = None, quick: bool = False, jobs: int = 1,
                 notebooks: Path | None = None, timeout: float = 900.0,
                 on_start: Callable[[ProofNotebook], None] | None = None,
-                on_done: Callable[[Execution], None] | None = None, strict: bool = True) -> Site:
+                on_done: Callable[[Execution], None] | None = None, strict: bool = True,
+                api_docs: bool | None = None) -> Site:
     """Execute the notebooks and write the site into ``out``.
 
     Every notebook is executed and rendered (a failed one shows its error on its page); with ``strict``
     (the default) a failure then raises :class:`ProofsFailed`, one line naming each failed notebook and step.
+    With ``api_docs`` (default: for the whole site, not for ``only`` some notebooks) the API reference is built
+    into ``out/api`` and linked from the index, where Sphinx and the ``docs/`` sources are available (otherwise
+    the index says why not).
     """
     import time
 
@@ -169,7 +187,8 @@ def render_site(out: Path, *, only: Sequence[str] | None = None, quick: bool = F
     static = out / STATIC_URL
     shutil.rmtree(static, ignore_errors=True)
     shutil.copytree(STATIC, static, ignore=shutil.ignore_patterns("README.md"))
-    (out / "index.html").write_text(_index(site, quick, time.perf_counter() - start), encoding="utf-8")
+    api = _api_docs(out) if (not only if api_docs is None else api_docs) else (None, None)
+    (out / "index.html").write_text(_index(site, quick, time.perf_counter() - start, api), encoding="utf-8")
     (out / "manifest.json").write_text(json.dumps(_manifest(site, quick), indent=1), encoding="utf-8")
     if strict and site.failures:
         raise ProofsFailed(site.failures)

@@ -17,9 +17,16 @@ from quorumsgd.engine.lock import folder_lock
 from quorumsgd.errors import InvalidParameter
 from quorumsgd.verify.checks import CHECKS, run_check
 from quorumsgd.verify.claims import CLAIMS
-from quorumsgd.verify.report import Sweep, print_table, quick_settings, run_sweep, write_report
+from quorumsgd.verify.report import (
+    Sweep,
+    print_headline,
+    print_table,
+    quick_settings,
+    run_sweep,
+    sandwiches_of,
+    write_report,
+)
 from quorumsgd.verify.result import CheckResult
-from quorumsgd.verify.sandwich import sandwich_for_check
 
 SWEEPS = (("thm5.1", "n_agents", (1, 2, 4, 8, 16, 32)), ("thm5.1", "coupling", (0.0, 0.3, 1.0, 3.0, 10.0)),
           ("lemma3.1", "n_agents", (2, 4, 8, 16, 32)), ("lemma3.1", "coupling", (0.3, 1.0, 3.0, 10.0)))
@@ -118,7 +125,7 @@ def _verify(thorough: bool, device: str, json_: bool, out: Path, only: str | Non
         except KeyboardInterrupt:  # keep what finished: the report below is written and marked interrupted
             interrupted = True
     sweep_checks = [r for s in sweep_results for r in s.results]
-    sandwiches = [] if interrupted else [w for w in map(sandwich_for_check, results) if w is not None]
+    sandwiches = [] if interrupted else sandwiches_of(results)
     payload = write_report(out, results + sweep_checks, claim_results, sweep_results, interrupted=interrupted,
                            sandwiches=sandwiches, sdp_table=sdp_table)
     violated = [r for r in results + sweep_checks if r.verdict == "violated"]
@@ -126,18 +133,18 @@ def _verify(thorough: bool, device: str, json_: bool, out: Path, only: str | Non
         print(dumps({**payload, "checks": [r.to_json() for r in results],
                      "sweep_checks": payload["checks"][len(results):], "report": str(out)}, where="verify"))
     else:
-        print_table(console, results)
-        _print_sweeps(console, sweep_results)
+        print_headline(console, sandwiches)
+        print_table(console, results, sweeps=sweep_results)
         for c in claim_results:
             color = {"supported": "green", "not supported": "bold red", "inconclusive": "yellow",
                      "not run": "dim"}[c.verdict]
-            console.print(f"[{color}]{c.claim} {c.verdict}[/]: {c.statement} — {c.evidence}", soft_wrap=True)
+            console.print(f"[{color}]{c.claim} {c.verdict}[/]: {c.statement} — {c.evidence}")  # wrapped
         for r in violated:
             console.print(f"[bold red]VIOLATED[/] {r.name}: measured {r.measured:.6g} (lower confidence "
                           f"{r.lower_confidence:.6g}) > bound {r.bound:.6g}; reproduce with {json.dumps(r.params)}",
                           soft_wrap=True)
         if not interrupted:
-            console.print(f"report written to {out}/report.md")
+            console.print(f"report written to {out}/report.md (and report.html)")
     if interrupted:
         done = len(results) + len(sweep_checks) + len(claim_results)
         raise Interrupted(f"interrupted: {done} of {total} checks, sweep points and claims finished; partial "
@@ -145,10 +152,3 @@ def _verify(thorough: bool, device: str, json_: bool, out: Path, only: str | Non
     if violated:
         raise typer.Exit(1)
 
-
-def _print_sweeps(console: Console, sweeps: list[Sweep]) -> None:
-    for sw in (s for s in sweeps if s.results):
-        tight = [r.tightness for r in sw.results]
-        verdicts = {v: sum(r.verdict == v for r in sw.results) for v in ("holds", "inconclusive", "violated")}
-        console.print(f"sweep {sw.check} over {sw.field} {sw.values}: tightness "
-                      f"{min(tight):.3f}–{max(tight):.3f}, verdicts {verdicts}", soft_wrap=True)
