@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from quorumsgd.bounds.registry import HUNTABLE, REGISTRY
-from quorumsgd.errors import InvalidParameter, QuorumSGDError
+from quorumsgd.errors import InvalidParameter, NumericalFailure, QuorumSGDError
 from quorumsgd.verify.problems import Problem, ProblemSpec
 
 SANDWICH_THEOREMS: tuple[str, ...] = HUNTABLE
@@ -61,7 +61,7 @@ def sdp_certificate(theorem: str, params: dict[str, Any], smoothness: float) -> 
 
     try:
         result = bounds.evaluate(theorem, method="sdp", **{**params, "smoothness": smoothness})
-    except QuorumSGDError as err:  # not certified for this theorem or these parameters: say why
+    except (QuorumSGDError, NumericalFailure) as err:  # not certified for this theorem or these parameters: say why
         return None, f"no SDP certificate: {err}"
     value = float(result.value)
     return (value, "SDP certificate over S(lambda, L)") if np.isfinite(value) else (None, "SDP certificate infinite")
