@@ -63,7 +63,7 @@ def test_balancing_is_exact() -> None:
     """The balanced problem's solution, mapped back, is feasible for the original data (checked in numpy)."""
     blocks, _ = bounds.sdp.certificate.reduced_blocks(QSGD(coupling=1.0), 4, ("center",), 0.5, 1e6, 1.0)
     sol = conic.solve_blocks(blocks, margin=1e-7)
-    assert sol.status == "optimal"
+    assert sol.status in ("optimal", "optimal_inaccurate")  # the numpy check below is what decides
     for b, y in zip(blocks, sol.ys, strict=True):
         m = b.f + np.einsum("k,kij->ij", y, b.g) + np.einsum("c,cij->ij", sol.mu, b.q)
         assert np.linalg.eigvalsh(m)[-1] < 0

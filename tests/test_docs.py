@@ -50,7 +50,7 @@ def test_bounds_page_has_the_registry_docstrings(api: Path) -> None:
         entry, function = REGISTRY[name], name.replace(".", "_")
         assert f'id="quorumsgd.bounds.{function}"' in page, name
         # the generated first line: title, equation and the statement in LaTeX, as math for KaTeX
-        assert f"{entry.title}, {entry.equation}:" in text, name
+        assert f"{entry.title}, {entry.equation} ({entry.section}):" in text, name
         assert f"\\({entry.statement}\\)" in text.replace("&amp;", "&").replace("&gt;", ">").replace("&lt;", "<")
     assert "Parameters:" in text and "number of agents" in text  # napoleon turned Args: into a parameter list
     assert "ArrayLike" in text and "_SupportsArray" not in text  # numpy's alias, not its expansion

@@ -93,7 +93,9 @@ def test_a_hunt_killed_then_rerun_keeps_every_finished_case(tmp_path: Path, refe
     else:
         assert process.returncode == 128 + sig  # 130 for Ctrl-C, 143 for SIGTERM (timeout, batch schedulers)
         line = one_line(err)
-        assert line.startswith(f"interrupted: {len(kept)} cases kept in {store}") and "partial report" in line
+        # a case in flight when the signal came may land after the count is printed
+        counted = int(line.removeprefix("interrupted: ").split(" ", 1)[0])
+        assert len(before) <= counted <= len(kept) and f"cases kept in {store}" in line and "partial report" in line
         assert "Interrupted" in (tmp_path / "hunt.md").read_text()
         assert json.loads((tmp_path / "hunt.json").read_text())["interrupted"] is True
     again = quorumsgd(*HUNT, "--budget", "6", "--out", str(tmp_path), "--json")
