@@ -266,6 +266,9 @@ def simulate(args: argparse.Namespace, timeout: float, env: dict[str, str], work
         except ValueError as err:
             out["error"] = f"unreadable JSON from bench_simulate: {err}"
     out["ok"] = out.get("returncode") == 0 and "report" in out
+    if not out["ok"] and "error" not in out:
+        last = out.get("output_tail", "").strip().splitlines()[-1:] or ["no output"]
+        out["error"] = f"bench_simulate exited {out.get('returncode')}: {last[0][:300]}"
     return out
 
 

@@ -50,6 +50,9 @@ def test_gpu_check_runs_on_cpu_and_writes_one_json_and_a_table(tmp_path):
             assert row[method] > 0, (method, row)
         assert row["auto/loop"] > 0 and row["grouped/ceiling"] > 0 and row["auto-bf16/ceiling"] > 0
     sim = report["simulate"]
-    assert sim.get("ok") or sim.get("error")  # measured, or why not (tolerated)
+    # The Monte Carlo section runs on CPU too: it must measure (a missing optional peer such as torchsde is
+    # recorded inside the report, not a failure of the section).
+    assert sim.get("ok"), sim.get("error") or sim.get("output_tail")
+    assert sim["report"]["throughput"]["large"]["agent_dim_steps_per_s"]["engine_numpy"] > 0
     table = (tmp_path / "gpu_check.md").read_text()
     assert "| agents |" in table and "ceiling" in table and "## Monte Carlo" in table
