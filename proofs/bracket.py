@@ -27,8 +27,8 @@
 # %%
 import numpy as np
 
-from quorumsgd.bounds.bracket.exact import gibbs_moments, second_moment
-from quorumsgd.bounds.bracket.table import GRID, bracket, bracket_table, summary
+from quorumsgd.bounds.worst_case.exact import gibbs_moments, second_moment
+from quorumsgd.bounds.worst_case.table import GRID, bracket, bracket_table, summary
 from quorumsgd.objectives.profile import CurvatureProfile
 from quorumsgd.proofsite.kit import QUICK, Proof, plot_curves, table
 

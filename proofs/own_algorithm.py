@@ -16,8 +16,8 @@
 #
 # | capability | call |
 # |---|---|
-# | SDP certificate over $\mathcal S(\lambda,L)$ | `quorumsgd.bounds.certify.certify(alg, quantity, strong_convexity=, smoothness=, n_agents=, sigma2=)` |
-# | contraction metric and rate | `quorumsgd.contraction.certify.certify(alg, strong_convexity=, smoothness=, n_agents=)` |
+# | SDP certificate over $\mathcal S(\lambda,L)$ | `quorumsgd.bounds.certify(alg, quantity, strong_convexity=, smoothness=, n_agents=, sigma2=)` |
+# | contraction metric and rate | `quorumsgd.contraction.certify(alg, strong_convexity=, smoothness=, n_agents=)` |
 # | Monte Carlo | `quorumsgd.simulate.run_ensemble(alg, objective, noise, n_agents=, sims=, steps=)` |
 # | worst-case hunt | `quorumsgd.hunt.custom.hunt_algorithm(alg, ...)` or `quorumsgd hunt QUANTITY --algorithm module:Class` |
 # | CNN training (discrete) | `quorumsgd.training.custom.train_algorithm(alg, TrainConfig(...))` |
@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
-from quorumsgd import bounds
+from quorumsgd import bounds, contraction
 from quorumsgd.algorithms import (
     AgentOps,
     DiscreteAlgorithm,
@@ -44,15 +44,12 @@ from quorumsgd.algorithms import (
     LocalSGD,
     StaleEASGD,
     State,
-    easgd_iteration,
-    qsgd_iteration,
     random_regular_mixing,
     ring_mixing,
     spectral_gap,
 )
 from quorumsgd.algorithms.agent_system import agent_system
-from quorumsgd.bounds.certify import certify, quantity_matrix
-from quorumsgd.contraction import certify as contraction
+from quorumsgd.bounds.own_algorithm import certify, quantity_matrix
 from quorumsgd.errors import InvalidParameter
 from quorumsgd.hunt.custom import _measure, hunt_algorithm
 from quorumsgd.objectives import GaussianNoise, Quadratic

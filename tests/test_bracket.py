@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from quorumsgd.bounds.bracket.certificate import certify
-from quorumsgd.bounds.bracket.exact import gibbs_moments, qsgd_second_moment, second_moment
-from quorumsgd.bounds.bracket.search import monte_carlo, prune, worst_profile
-from quorumsgd.bounds.bracket.table import GRID, bracket, bracket_grid, summary
+from quorumsgd.bounds.worst_case.certificate import certify
+from quorumsgd.bounds.worst_case.exact import gibbs_moments, qsgd_second_moment, second_moment
+from quorumsgd.bounds.worst_case.search import monte_carlo, prune, worst_profile
+from quorumsgd.bounds.worst_case.table import GRID, bracket, bracket_grid, summary
 from quorumsgd.objectives.profile import CurvatureProfile
 
 LAM, BIG = 0.5, 2.0
@@ -126,7 +126,7 @@ def test_full_grid_upper_above_lower():
 
 
 def test_table_cached_as_plain_json_and_report_rows_strict(tmp_path, monkeypatch):
-    from quorumsgd.bounds.bracket.table import add_to_report, bracket_table
+    from quorumsgd.bounds.worst_case.table import add_to_report, bracket_table
 
     monkeypatch.setenv("QUORUMSGD_CACHE_DIR", str(tmp_path / "cache"))
     small = dict(names=("thm5.1",), n_agents=(2,), couplings=(0.0,))
@@ -135,7 +135,7 @@ def test_table_cached_as_plain_json_and_report_rows_strict(tmp_path, monkeypatch
     assert len(files) == 1 and json.loads(files[0].read_text())[0]["witness"]["family"] == "curvature_profile"
     assert bracket_table(**small) == first
     payload: dict = {}
-    monkeypatch.setattr("quorumsgd.bounds.bracket.table.bracket_table", lambda: first)
+    monkeypatch.setattr("quorumsgd.bounds.worst_case.table.bracket_table", lambda: first)
     add_to_report(payload, tmp_path)
     json.dumps(payload, allow_nan=False)
     row = payload["bracket_table"][0]

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from quorumsgd import bounds
+from quorumsgd import bounds, contraction
 from quorumsgd.algorithms import (
     EASGD,
     QSGD,
@@ -30,14 +30,24 @@ from quorumsgd.algorithms import (
     spectral_gap,
 )
 from quorumsgd.algorithms.agent_system import agent_system, detect_symmetry, equivariant
-from quorumsgd.bounds.certify import certify
-from quorumsgd.contraction import certify as contraction
+from quorumsgd.bounds.own_algorithm import certify
 from quorumsgd.errors import HypothesisViolation, InvalidParameter
 from quorumsgd.objectives import GaussianNoise, Quadratic
 from quorumsgd.simulate import run_ensemble
 
 CLASS = dict(strong_convexity=0.5, smoothness=2.0)
 NOISE = dict(sigma2=4.0, batch_size=32)
+
+
+def test_one_call_per_capability_is_a_function_of_the_package():
+    # the calls the README's table names: functions, also after their defining modules were imported directly
+    import quorumsgd.bounds.own_algorithm
+    import quorumsgd.bounds.worst_case
+    import quorumsgd.contraction.own_algorithm
+
+    assert bounds.certify is certify and callable(contraction.certify) and callable(bounds.bracket)
+    assert contraction.certify is quorumsgd.contraction.own_algorithm.certify
+    assert bounds.bracket is quorumsgd.bounds.worst_case.table.bracket
 
 
 # --- a user-defined algorithm, written outside the package ------------------------------------------------------
@@ -290,7 +300,7 @@ def test_the_certificate_is_above_every_quadratic_of_the_class(name):
     certificate over the class must be above all of them, and is attained within a factor of 2 here."""
     import scipy.linalg
 
-    from quorumsgd.bounds.certify import quantity_matrix
+    from quorumsgd.bounds.own_algorithm import quantity_matrix
 
     alg, n, quantity = ALGORITHMS[name]
     quantity = (quantity,) if isinstance(quantity, str) else quantity

@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "Measure every bound of the paper against its derivation; exit 1 if one is violated."),
     "hunt": ("quorumsgd.hunt.cli:hunt_command",
              "Adversarial search for the worst case of a bound (measured / bound), on a Dask cluster."),
-    "bracket": ("quorumsgd.bounds.bracket.cli:bracket_command", "Worst case over S(lambda, L): certificate vs member."),
+    "bracket": ("quorumsgd.bounds.worst_case.cli:bracket_command", "Worst case over S(lambda, L): certificate vs member."),
     "proofs": ("quorumsgd.proofsite.cli:app", "Proof notebooks: execute them and render the browsable site."),
 }
 """name -> ("module:attribute", one-line help shown by ``quorumsgd --help`` without importing the module)."""

@@ -9,7 +9,7 @@ in its state: :func:`affine_map` reads the matrix off it (the one linearization 
 Beyond the paper (worked examples of "your own algorithm", each certified, simulated, hunted and trained):
 :class:`GossipIteration` / :class:`Gossip` (a mixing matrix instead of the quorum), :class:`LocalSGD` (periodic
 averaging, time-varying), :class:`StaleEASGD` (EASGD with a centre variable one step late). Any class written the
-same way goes through :func:`quorumsgd.bounds.certify.certify` and the rest of the toolkit.
+same way goes through :func:`quorumsgd.bounds.own_algorithm.certify` and the rest of the toolkit.
 """
 
 from quorumsgd.algorithms.base import ContinuousAlgorithm, DiscreteAlgorithm, GradFn, State

@@ -339,7 +339,9 @@ def spectral_basis(system: AgentSystem, tol: float = 1e-9) -> np.ndarray | None:
     if any(not np.allclose(v, v.mean(), atol=tol * scale) for v in vectors):
         return None
     rng = np.random.default_rng(0)
-    mix = sum(rng.standard_normal() * m for m in squares) if squares else np.zeros((p, p))
+    mix: np.ndarray = np.zeros((p, p))
+    for m in squares:  # a random combination: its eigenbasis is common to all of them when one exists
+        mix = mix + rng.standard_normal() * m
     q, _ = np.linalg.qr(np.column_stack([ones, np.eye(p)[:, : p - 1]]))
     perp = q[:, 1:]
     _, vecs = np.linalg.eigh(perp.T @ (0.5 * (mix + mix.T)) @ perp)
@@ -375,7 +377,7 @@ def pair_classes(symmetry: str, n_agents: int) -> list[list[tuple[int, int]]]:
     if symmetry == "permutation":
         return [pairs] if pairs else []
     if symmetry == "circulant":
-        dist = {d: [] for d in range(1, n_agents // 2 + 1)}
+        dist: dict[int, list[tuple[int, int]]] = {d: [] for d in range(1, n_agents // 2 + 1)}
         for i, j in pairs:
             dist[min(j - i, n_agents - (j - i))].append((i, j))
         return [dist[d] for d in sorted(dist)]
@@ -431,7 +433,7 @@ def embedding(system: AgentSystem, w: np.ndarray) -> np.ndarray:
     fields when ``w`` is the consensus vector (they only couple to it)."""
     n = system.n_state
     trivial = np.allclose(w, w[0])
-    cols = []
+    cols: list[np.ndarray] = []
     for f in system.fields:
         rows = [i for i, co in enumerate(system.coords) if co[0] == f]
         if system.coords[rows[0]][1] is None:

@@ -8,7 +8,7 @@ r"""Local SGD: every agent takes plain SGD steps and the agents average every ``
 (Stich 2019, "Local SGD converges fast and communicates little"; Woodworth et al. 2020, "Is local SGD better
 than minibatch SGD?"). The iteration is *time-varying* with period :math:`H`: the position in the period is the
 agent-free state field ``clock`` (:math:`0..H-1`), a schedule and not a dynamic variable. The certificates of
-:func:`quorumsgd.bounds.certify` read this convention (``period`` and ``clock_field``) and certify the
+:func:`quorumsgd.bounds.own_algorithm` read this convention (``period`` and ``clock_field``) and certify the
 :math:`H`-step map with one Lyapunov matrix per phase; everything else (the simulator, the training loop) just
 runs :meth:`LocalSGD.apply`.
 

@@ -31,11 +31,23 @@ from quorumsgd.bounds.stability import StabilityTheorem, max_stable_coupling, st
 from quorumsgd.bounds.theorem import BoundResult, Hypothesis, HypothesisCheck, Theorem
 from quorumsgd.errors import InvalidParameter
 
+_LAZY = {
+    # name -> module that defines it: imported on first use, so that `import quorumsgd.bounds` (the CLI's
+    # `bound` command) does not pay for SymPy, cvxpy or the worst-case search it does not need
+    "catalog": "quorumsgd.bounds.catalog",
+    "certify": "quorumsgd.bounds.own_algorithm",  # SDP certificate of any affine agent system (your own algorithm)
+    "bracket": "quorumsgd.bounds.worst_case",  # the worst case pinned between a certificate and a member
+    "bracket_table": "quorumsgd.bounds.worst_case",
+}
 
-def __getattr__(name: str) -> Any:  # PEP 562: `bounds.catalog` without importing SymPy at `import bounds`
+
+def __getattr__(name: str) -> Any:  # PEP 562
     # (also what a type checker sees for the generated public functions: they exist only at run time)
-    if name == "catalog":
-        return importlib.import_module("quorumsgd.bounds.catalog")
+    if name in _LAZY:
+        module = importlib.import_module(_LAZY[name])
+        value = module if name == "catalog" else getattr(module, name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -136,6 +148,9 @@ __all__ = [
     "HypothesisCheck",
     "StabilityTheorem",
     "Theorem",
+    "bracket",
+    "bracket_table",
+    "certify",
     "evaluate",
     "max_stable_coupling",
     "stability",

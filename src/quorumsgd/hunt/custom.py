@@ -1,5 +1,5 @@
 r"""Hunt *your own* algorithm: search objectives of :math:`\mathcal S(\lambda,L)` and noises for the worst case of its
-certificate (:func:`quorumsgd.bounds.certify.certify`), measured by Monte Carlo (:func:`quorumsgd.simulate.run_ensemble`).
+certificate (:func:`quorumsgd.bounds.own_algorithm.certify`), measured by Monte Carlo (:func:`quorumsgd.simulate.run_ensemble`).
 
 A case is a hunt case of :mod:`quorumsgd.hunt.cases` (family, dimension, curvature, width, shift, rotation, noise
 model), drawn by a seeded search; the algorithm, the class :math:`(\lambda,L)`, the number of agents and the noise
@@ -131,9 +131,9 @@ def hunt_algorithm(
     first half is burn-in. ``allowance`` defaults to 0 (discrete) or :math:`5\,L\,dt` (the Euler bias, continuous).
 
     Raises:
-        InvalidParameter: bad parameters (and everything :func:`~quorumsgd.bounds.certify.certify` raises).
+        InvalidParameter: bad parameters (and everything :func:`~quorumsgd.bounds.own_algorithm.certify` raises).
     """
-    from quorumsgd.bounds.certify import certify
+    from quorumsgd.bounds.own_algorithm import certify
     from quorumsgd.hunt.cases import build_noise, build_objective
     from quorumsgd.simulate import run_ensemble
 

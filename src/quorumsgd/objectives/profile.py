@@ -9,7 +9,7 @@ With switch points :math:`t_1<\dots<t_m` and curvatures :math:`c_0,\dots,c_m\in[
     \quad \Delta_i=c_i-c_{i-1}.
 
 The worst cases of the stationary second moment are of this bang-bang form (curvature :math:`\lambda` or
-:math:`L` on intervals; see :mod:`quorumsgd.bounds.bracket`). :math:`Q=\infty` (the curvature jumps), so
+:math:`L` on intervals; see :mod:`quorumsgd.bounds.worst_case`). :math:`Q=\infty` (the curvature jumps), so
 Assumption 2.1 fails and the paper's (47)/(51)/(54) do not apply to these members.
 
 Example:

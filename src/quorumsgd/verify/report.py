@@ -363,7 +363,7 @@ def write_report(out: Path, checks: Sequence[CheckResult], claims: Sequence[Any]
         from quorumsgd.bounds.sdp.table import to_json
 
         payload["sdp_table"] = to_json(list(sdp_table))
-        __import__("quorumsgd.bounds.bracket.table", fromlist=["add_to_report"]).add_to_report(payload, out)
+        __import__("quorumsgd.bounds.worst_case.table", fromlist=["add_to_report"]).add_to_report(payload, out)
     (out / "report.json").write_text(json.dumps(payload, indent=1, allow_nan=False))
     data = ReportData(checks, claims, sweeps, plots, interrupted, sandwiches, sdp_table, dict(extra or {}))
     document = blocks(data)

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from quorumsgd.algorithms.agent_system import agent_system, modes, restrict
-from quorumsgd.bounds.certify import _check_class, resolve_symmetry
+from quorumsgd.bounds.own_algorithm import _check_class, resolve_symmetry
 from quorumsgd.bounds.sdp.interpolation import pair_forms
 from quorumsgd.errors import InvalidParameter, QuorumSGDError
 

@@ -5,9 +5,9 @@ For a theorem's certified quantity (the long-run second moment of :mod:`quorumsg
 over :math:`\mathcal S(\lambda,L)` and noise with :math:`\operatorname{tr}\Sigma\le\sigma^2`:
 
 * ``upper`` — the smaller of the SDP certificate (``bounds.evaluate(name, method="sdp")``) and the
-  moment-interpolation certificate (:mod:`quorumsgd.bounds.bracket.certificate`), both verified;
+  moment-interpolation certificate (:mod:`quorumsgd.bounds.worst_case.certificate`), both verified;
 * ``lower`` — the second moment of an explicit member (``witness``): exact by quadrature where the
-  stationary law is known (QSGD everywhere, momentum at k = 0 or p = 1; :mod:`~quorumsgd.bounds.bracket.exact`),
+  stationary law is known (QSGD everywhere, momentum at k = 0 or p = 1; :mod:`~quorumsgd.bounds.worst_case.exact`),
   else the larger of the worst quadratic (exact linear-SDE oracle) and Monte Carlo of profile candidates;
 * ``lower_lcb`` — its one-sided 99 % lower confidence bound (``= lower`` when exact);
 * ``ratio = upper / lower`` and ``ratio_lcb = upper / lower_lcb``.
@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from quorumsgd.bounds.bracket.certificate import certify
-from quorumsgd.bounds.bracket.exact import exact_available
-from quorumsgd.bounds.bracket.search import monte_carlo, quadratic_worst, worst_profile
+from quorumsgd.bounds.worst_case.certificate import certify
+from quorumsgd.bounds.worst_case.exact import exact_available
+from quorumsgd.bounds.worst_case.search import monte_carlo, quadratic_worst, worst_profile
 from quorumsgd.errors import HypothesisViolation, InvalidParameter
 from quorumsgd.objectives.profile import CurvatureProfile
 from quorumsgd.parameters import validate_values

@@ -23,7 +23,7 @@ def bracket_command(
     json_: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
     """Upper (verified certificate), lower (explicit member), ratio and witness of the long-run second moment."""
-    from quorumsgd.bounds.bracket.table import bracket
+    from quorumsgd.bounds.worst_case.table import bracket
     from quorumsgd.errors import InvalidParameter
 
     if max_switches < 1:

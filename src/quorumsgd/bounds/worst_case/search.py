@@ -1,6 +1,6 @@
 r"""Adversarial search for the worst member of :math:`\mathcal S(\lambda,L)`: the lower side of the bracket.
 
-The objective is the exact second moment of :mod:`quorumsgd.bounds.bracket.exact` over bang-bang curvature
+The objective is the exact second moment of :mod:`quorumsgd.bounds.worst_case.exact` over bang-bang curvature
 profiles (curvature :math:`\lambda` or :math:`L` between switch points; the stationary moments are a
 variational problem in :math:`f''\in[\lambda,L]` whose extremes are of this form), searched with
 ``scipy.optimize`` (Nelder--Mead on the switch points, several numbers of switches, both starting
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
-from quorumsgd.bounds.bracket.exact import second_moment
+from quorumsgd.bounds.worst_case.exact import second_moment
 from quorumsgd.objectives.profile import CurvatureProfile
 
 
@@ -63,7 +63,7 @@ def prune(f: CurvatureProfile, reach: float) -> CurvatureProfile:
 def worst_profile(name: str, *, n_agents: int, coupling: float, noise: float, strong_convexity: float,
                   smoothness: float, damping: float = 1.0, max_switches: int = 3, starts: int = 3,
                   seed: int = 0) -> Witness:
-    r"""The worst bang-bang profile found (exact evaluator; see :func:`~quorumsgd.bounds.bracket.exact.second_moment`)."""
+    r"""The worst bang-bang profile found (exact evaluator; see :func:`~quorumsgd.bounds.worst_case.exact.second_moment`)."""
     lam, big = float(strong_convexity), float(smoothness)
 
     def value(f: CurvatureProfile) -> float:
@@ -94,7 +94,7 @@ def worst_profile(name: str, *, n_agents: int, coupling: float, noise: float, st
 def quadratic_worst(name: str, point: dict[str, float], grid: int = 13) -> tuple[float, float]:
     r"""The worst isotropic quadratic :math:`\frac h2x^2`, :math:`h` on a grid of :math:`[\lambda,L]`: (h, value),
     exact by the linear-SDE oracle (:func:`quorumsgd.simulate.linearize`)."""
-    from quorumsgd.bounds.bracket.certificate import TARGETS, algorithm
+    from quorumsgd.bounds.worst_case.certificate import TARGETS, algorithm
     from quorumsgd.objectives import GaussianNoise, Quadratic
     from quorumsgd.simulate import linearize
 
@@ -124,7 +124,7 @@ def monte_carlo(name: str, f: CurvatureProfile, point: dict[str, float], *, sims
     Euler--Maruyama inflates a stationary second moment by a relative :math:`O(h\,dt)` (on an OU process with
     curvature :math:`h` exactly :math:`1/(1-h\,dt/2)-1`), so the lower bound is deflated by :math:`1-L\,dt`
     (twice that, for :math:`h\le L`): a witness is never credited with the integrator's bias."""
-    from quorumsgd.bounds.bracket.certificate import TARGETS, algorithm
+    from quorumsgd.bounds.worst_case.certificate import TARGETS, algorithm
     from quorumsgd.objectives import GaussianNoise
     from quorumsgd.simulate import run_ensemble
 
