@@ -170,8 +170,9 @@ def test_verify_report_can_show_the_sandwich_of_a_check() -> None:
 
 
 def test_hunt_against_the_sdp_certificate(tmp_path: Path) -> None:
-    """``NAME@sdp`` measures the same statistic against the certificate over S(lambda, L), searches the switch
-    profile (Q infinite: no paper bound there), and its report and reproduction say so."""
+    """``NAME@sdp`` measures the second moment of the statistic against the certificate's second moment over
+    S(lambda, L), searches the switch profile (Q infinite: no paper bound there), and its report and reproduction
+    say so."""
     from quorumsgd import bounds
     from quorumsgd.hunt.cases import build_problem
     from quorumsgd.hunt.report import build_report
@@ -185,13 +186,38 @@ def test_hunt_against_the_sdp_certificate(tmp_path: Path) -> None:
     trial, _, result = state.best()
     problem = build_problem("thm5.1", state.cases[trial])
     certificate = bounds.evaluate("thm5.1", method="sdp", smoothness=problem.smoothness,
-                                  **bound_parameters("thm5.1", problem)).value
+                                  **bound_parameters("thm5.1", problem)).terms["second_moment"]
     assert result["bound"] == pytest.approx(certificate, rel=1e-9) and result["paper_bound"] is None
-    assert result["tightness"] == pytest.approx(result["measured"] / certificate)
+    assert result["tightness"] == pytest.approx(result["measured"] / certificate) and result["moment"] == 2
+    assert result["statistic"] == "E |x_bar - x*|^2"
     payload = build_report(state, tmp_path / "out", "in-process", 0.0, tmp_path / "cases.sqlite")
     assert payload["name"] == "thm5.1@sdp" and "--against sdp" in payload["worst"]["reproduce"]
-    assert payload["sandwich"]["paper"] is None and payload["sandwich"]["sdp"] == pytest.approx(certificate)
+    assert payload["sandwich"]["paper"] is None and payload["sandwich"]["sdp"] == pytest.approx(certificate**0.5)
     assert "SDP certificate" in (tmp_path / "out" / "hunt.md").read_text()
     # The same case against the paper's bound is outside (47)'s hypotheses (Q infinite): a one-line "invalid".
     paper = evaluate_case("thm5.1", state.cases[trial], Fidelity(8, 2.0, 8.0, seed=1))
     assert paper["status"] == "invalid" and "q" in paper["error"]
+
+
+def test_hunt_against_a_fixed_class_ranks_by_the_certified_second_moment() -> None:
+    """At the point of the bracket (p = 4, k = 0, one dimension, S(0.5, 2), eta = b = sigma^2 = 1) every case is
+    compared with the same certificate, E xbar^2 <= 0.4665; the asymmetric switch profile's measured second moment
+    is above the quadratic's exact 1/(2 lambda p) = 0.25 and agrees with the bracket's exact Gibbs value 0.3069 --
+    the hunt and ``quorumsgd bracket`` now agree on what "worst" means."""
+    from quorumsgd.bounds.worst_case.exact import second_moment
+    from quorumsgd.objectives.profile import CurvatureProfile
+
+    point = {**DEFAULTS, "n_agents": 4, "coupling": 0.0, "dim": 1, "lr": 1.0, "batch_size": 1, "sigma2": 1.0,
+             "strong_convexity": 0.5, "smoothness": 2.0, "noise": "isotropic"}
+    fid = Fidelity(sims=400, window=20.0, steps_per_time=20.0, seed=3)
+    quad = evaluate_case("thm5.1@sdp", {**point, "family": "quadratic", "curvature": 0.0}, fid)
+    switch = evaluate_case("thm5.1@sdp", {**point, "family": "switch", "curvature": 1.5, "shift": 0.0}, fid)
+    assert quad["status"] == switch["status"] == "ok" and quad["moment"] == switch["moment"] == 2
+    assert quad["bound"] == pytest.approx(switch["bound"], rel=1e-9) == pytest.approx(0.4665, abs=1e-4)
+    assert quad["lower_confidence"] <= 0.25 <= quad["upper_confidence"]  # exact transitions: unbiased
+    assert switch["lower_confidence"] > quad["upper_confidence"]  # the profile is worse than the quadratic
+    exact = second_moment("thm5.1", CurvatureProfile([0.0], [0.5, 2.0]), n_agents=4, coupling=0.0, noise=1.0)
+    assert switch["lower_confidence"] <= exact * 1.01 and exact <= switch["upper_confidence"] / (1 - 1 / 39)
+    # A case outside the class is refused in one line, not compared with a certificate that does not hold for it.
+    outside = evaluate_case("thm5.1@sdp", {**point, "family": "quadratic", "curvature": 3.0}, fid)
+    assert outside["status"] == "invalid" and "class" in outside["error"]

@@ -23,7 +23,7 @@ import hashlib
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -156,9 +156,12 @@ def evaluate_case(theorem: str, params: dict[str, Any], fidelity: Fidelity,
 
     Returns the check's JSON plus ``status`` (``ok``, ``diverged``, ``too_stiff``, or ``invalid`` with the
     one-line error of a violated hypothesis) and ``wall_s``. A target ``NAME@sdp``
-    (:func:`~quorumsgd.hunt.names.target`) measures the same statistic against the SDP certificate over
-    :math:`S(\lambda,L)`: ``bound`` is the certificate, ``paper_bound`` the paper's (``None`` where :math:`Q` is
-    infinite).
+    (:func:`~quorumsgd.hunt.names.target`) measures the *second moment* of the same statistic (the quantity the
+    SDP certifies, ``moment: 2``) against the SDP certificate's second moment over :math:`S(\lambda,L)`, where
+    :math:`L` is the case's ``smoothness`` when given (the fixed class of ``hunt --smoothness``: every case of the
+    hunt is compared with the same certificate, so tightness ranks objectives by the certified quantity) and the
+    case objective's own smoothness otherwise; ``bound`` is that certificate, ``paper_bound`` the paper's
+    first-moment bound (``None`` where :math:`Q` is infinite).
     """
     from quorumsgd.verify.checks import CHECKS
 
@@ -172,18 +175,25 @@ def evaluate_case(theorem: str, params: dict[str, Any], fidelity: Fidelity,
         if stiff > max_stiffness:
             return {"status": "too_stiff", "error": f"stiffness {stiff:.4g} > {max_stiffness:g}",
                     "wall_s": time.perf_counter() - start}
-        certificate = _certificate(name, problem) if against == "sdp" else None
+        settings = fidelity.settings()
+        certificate = None
+        if against == "sdp":
+            fixed_class = None if params.get("smoothness") is None else (
+                float(canonical(params)["strong_convexity"]), float(params["smoothness"]))
+            certificate = _certificate(name, problem, fixed_class)
+            settings = replace(settings, moment=2)
         if name == "lemma5.5":
             from quorumsgd.verify.checks import check_lemma5_5
 
-            result = check_lemma5_5(problem, fidelity.settings(), horizon=float(canonical(params)["horizon"]))
+            result = check_lemma5_5(problem, settings, horizon=float(canonical(params)["horizon"]))
         else:
-            result = CHECKS[name](problem, fidelity.settings())
+            result = CHECKS[name](problem, settings)
     except QuorumSGDError as err:
         return {"status": "invalid", "error": str(err), "wall_s": time.perf_counter() - start}
     out = result.to_json()
     if certificate is not None:
         out = _against_certificate(out, certificate, paper=None if isinstance(problem, _QFree) else out["bound"])
+        out["moment"] = 2
     diverged = int(out.get("details", {}).get("diverged", 0))
     finite = all(math.isfinite(out[k]) for k in ("measured", "bound", "tightness"))
     out["status"] = "ok" if diverged == 0 and finite else "diverged"
@@ -191,14 +201,26 @@ def evaluate_case(theorem: str, params: dict[str, Any], fidelity: Fidelity,
     return out
 
 
-def _certificate(theorem: str, problem: Problem) -> float:
-    """The SDP certificate at the case's parameters; a one-line error where there is none."""
+def _certificate(theorem: str, problem: Problem, fixed_class: tuple[float, float] | None = None) -> float:
+    """The SDP certificate's second moment over S(λ, L) at the case's parameters: (λ, L) the fixed class when given
+    (else the objective's own constants); a one-line error where there is none."""
     from quorumsgd.verify.sandwich import sdp_certificate
 
-    value, note = sdp_certificate(theorem, bound_parameters(theorem, problem), problem.smoothness)
+    params = bound_parameters(theorem, problem)
+    big_l = problem.smoothness
+    if fixed_class is not None:
+        lam, big_l = fixed_class
+        if not lam * (1 - 1e-12) <= problem.strong_convexity <= problem.smoothness <= big_l * (1 + 1e-12):
+            raise InvalidParameter("smoothness", f"bound a class S({lam:g}, L) that holds the case's objective "
+                                   f"S({problem.strong_convexity:.6g}, {problem.smoothness:.6g})", big_l, "hunt")
+        if "strong_convexity" in params:
+            params["strong_convexity"] = lam
+        if "lambda_max" in params:  # lemma3.1 is stated with lambda_max = -lambda (the largest eigenvalue of -H)
+            params["lambda_max"] = -lam
+    value, note = sdp_certificate(theorem, params, big_l)
     if value is None:
         raise InvalidParameter("--against", f"be paper here ({note})", "sdp", "hunt")
-    return value
+    return value if theorem == "lemma3.1" else value * value  # value = sqrt(second moment), but lemma3.1's own
 
 
 def _against_certificate(out: dict[str, Any], certificate: float, paper: float | None) -> dict[str, Any]:
@@ -247,8 +269,8 @@ def euler_allowance(theorem: str, params: dict[str, Any], steps_per_time: float)
     True
     """
     p = canonical(params)
-    theorem = split(theorem)[0]
-    if theorem == "lemma5.5" or (theorem in _EXACT_SCHEME and p["family"] == "quadratic" and p["noise"] == "isotropic"):
+    if split(theorem)[0] == "lemma5.5" or (split(theorem)[0] in _EXACT_SCHEME and p["family"] == "quadratic" and p["noise"] == "isotropic"):
         return 0.0
     second_moment = 1.0 / (2.0 * steps_per_time - 1.0)
-    return second_moment if theorem == "lemma3.1" else math.sqrt(1.0 + second_moment) - 1.0
+    measures_second_moment = theorem == "lemma3.1" or split(theorem)[1] == "sdp"  # NAME@sdp: see evaluate_case
+    return second_moment if measures_second_moment else math.sqrt(1.0 + second_moment) - 1.0

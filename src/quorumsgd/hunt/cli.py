@@ -17,7 +17,7 @@ from quorumsgd.hunt.names import AGAINST, FAMILIES, NOISES, SDP_THEOREMS, THEORE
 MAX_BUDGET = 100_000
 """Candidates one hunt may draw: beyond it a typo (``--budget 1e20``) would run for years; resumes extend it."""
 
-_POSITIVE = {"lr", "sigma2", "strong_convexity", "damping", "curvature", "width"}
+_POSITIVE = {"lr", "sigma2", "strong_convexity", "damping", "curvature", "width", "smoothness"}
 
 
 def _fixed(**given: Any) -> dict[str, Any]:
@@ -89,6 +89,8 @@ def hunt_command(
     family: str | None = typer.Option(None, "--family", help=f"fix the objective family: {', '.join(FAMILIES)}"),
     noise: str | None = typer.Option(None, "--noise", help=f"fix the noise model: {', '.join(NOISES)}"),
     curvature: float | None = typer.Option(None, "--curvature", help="fix the pieces' curvature c (L = lambda + c)"),
+    smoothness: float | None = typer.Option(None, "--smoothness", help="with --against sdp: fix the class "
+                                            "S(lambda, L); every case lies in it and is compared with its certificate"),
     width: float | None = typer.Option(None, "--width", help="fix the softplus width w"),
     algorithm: str | None = typer.Option(None, "--algorithm", help="hunt your own algorithm (module:Class) against "
                                          "its SDP certificate; NAME is then the quantity (center, spread, ...)"),
@@ -117,7 +119,18 @@ def hunt_command(
         raise InvalidParameter("--batch", "be an integer >= 1", batch, "hunt")
     fixed = _fixed(n_agents=n_agents, coupling=coupling, lr=lr, batch_size=batch_size, sigma2=sigma2, dim=dim,
                    strong_convexity=strong_convexity, damping=damping, family=family, noise=noise,
-                   curvature=curvature, width=width)
+                   curvature=curvature, width=width, smoothness=smoothness)
+    if smoothness is not None:
+        lam = fixed.get("strong_convexity", 0.5)
+        if against != "sdp":
+            raise InvalidParameter("--smoothness", "be given only with --against sdp (it fixes the certified class)",
+                                   smoothness, "hunt")
+        if not smoothness > lam:
+            raise InvalidParameter("--smoothness", f"be > the strong convexity {lam:g} (a class S(lambda, L) with "
+                                   "curvature to search)", smoothness, "hunt")
+        if curvature is not None and lam + curvature > smoothness * (1 + 1e-12):
+            raise InvalidParameter("--curvature", f"be <= smoothness - strong convexity = {smoothness - lam:g} (the "
+                                   "objective must lie in S(lambda, L))", curvature, "hunt")
     console = Console(stderr=json_)
     if replay is not None:
         _replay(name, replay, json_, console)

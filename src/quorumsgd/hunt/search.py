@@ -90,6 +90,9 @@ def search_space(theorem: str, fixed: dict[str, Any] | None = None) -> dict[str,
         space = {**_ALGORITHM[name], **_OBJECTIVE, **_NOISE}
         if against == "sdp":
             space["family"] = ("cat", FAMILIES)
+            if "smoothness" in fixed:  # the fixed class S(lambda, L): every objective's curvature inside it
+                lam = float(fixed.get("strong_convexity", DEFAULTS["strong_convexity"]))
+                space["curvature"] = ("float", 0.0, float(fixed["smoothness"]) - lam)
     if "damping" in fixed:
         space.pop("damping_margin", None)
     if "coupling" in fixed:
@@ -120,7 +123,8 @@ def complete_case(theorem: str, values: dict[str, Any], fixed: dict[str, Any]) -
         case.update(family="quadratic", noise="isotropic", curvature=0.0)
     if theorem == "thm5.3":
         lam = float(case["strong_convexity"])
-        big_l = lam + float(case["curvature"])
+        # the hypotheses of Lemma 5.3 / 3.2 at the class's L (a fixed class) or the objective's own
+        big_l = float(case.get("smoothness") or lam + float(case["curvature"]))
         if "damping" not in fixed:
             case["damping"] = big_l**0.5 - lam**0.5 + float(values.get("damping_margin", 1.0))
         if "coupling" not in fixed:

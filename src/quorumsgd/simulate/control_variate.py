@@ -101,6 +101,8 @@ GAUSSIAN_FORMS: dict[str, Form] = {
     "center_velocity_error": ("norm", lambda lay, xs: _stack((_center(lay, "x"), xs),
                                                              (_center(lay, "v"), np.zeros_like(xs)))),
 }
+for _name in ("center_quorum_error", "center_velocity_error"):  # their squares: the same rows, kind "sq"
+    GAUSSIAN_FORMS[_name + "_sq"] = ("sq", GAUSSIAN_FORMS[_name][1])
 """Statistics whose expectation under a Gaussian law of the flat state is known in closed form (or by the
 one-dimensional quadrature of :func:`~quorumsgd.simulate.oracle.expected_norm`)."""
 

@@ -10,6 +10,7 @@ name                       value per simulation                                 
 ``quorum_error``           :math:`\|\tilde{\mathbf x}-\mathbf x^*\|` (EASGD's quorum)              Thm 5.2
 ``center_quorum_error``    :math:`\|(\bar{\mathbf x},\tilde{\mathbf x})-(\mathbf x^*,\mathbf x^*)\|`  (51)
 ``center_velocity_error``  :math:`\|(\bar{\mathbf x},\bar{\mathbf v})-(\mathbf x^*,\mathbf 0)\|`    (54)
+``*_sq`` of the two above  their squares: the second moments the SDP certificates bound            Sec. 5
 ``center_loss``            :math:`f(\bar{\mathbf x})` (the quorum loss of Fig. 4(c))              Figs 1--6
 ``agent_loss``             :math:`\frac1p\sum_i f(\mathbf x^i)`                                    Figs 1--6
 =========================  =====================================================================  ============
@@ -95,15 +96,22 @@ def quorum_error(state: State, ctx: MeasureContext) -> Array:
     return norm_last(q - ctx.x_star(q))
 
 
+def center_quorum_error_sq(state: State, ctx: MeasureContext) -> Array:
+    q = state["quorum"]
+    return center_error_sq(state, ctx) + sum_last((q - ctx.x_star(q)) ** 2)
+
+
 def center_quorum_error(state: State, ctx: MeasureContext) -> Array:
-    c, q = ctx.ops.mean(state["x"]), state["quorum"]
-    x_star = ctx.x_star(c)
-    return (center_error_sq(state, ctx) + sum_last((q - x_star) ** 2)) ** 0.5
+    return center_quorum_error_sq(state, ctx) ** 0.5
+
+
+def center_velocity_error_sq(state: State, ctx: MeasureContext) -> Array:
+    v = ctx.ops.mean(state["v"])
+    return center_error_sq(state, ctx) + sum_last(v * v)
 
 
 def center_velocity_error(state: State, ctx: MeasureContext) -> Array:
-    v = ctx.ops.mean(state["v"])
-    return (center_error_sq(state, ctx) + sum_last(v * v)) ** 0.5
+    return center_velocity_error_sq(state, ctx) ** 0.5
 
 
 def center_loss(state: State, ctx: MeasureContext) -> Array:
@@ -123,6 +131,8 @@ MEASURES: dict[str, Measure] = {
     "quorum_error": quorum_error,
     "center_quorum_error": center_quorum_error,
     "center_velocity_error": center_velocity_error,
+    "center_quorum_error_sq": center_quorum_error_sq,
+    "center_velocity_error_sq": center_velocity_error_sq,
     "center_loss": center_loss,
     "agent_loss": agent_loss,
 }
@@ -131,5 +141,15 @@ REQUIRED_FIELDS: dict[str, str] = {
     "quorum_error": "quorum",
     "center_quorum_error": "quorum",
     "center_velocity_error": "v",
+    "center_quorum_error_sq": "quorum",
+    "center_velocity_error_sq": "v",
 }
 """State fields a measure needs beyond the positions."""
+
+SECOND_MOMENTS: dict[str, str] = {
+    "center_error": "center_error_sq",
+    "center_quorum_error": "center_quorum_error_sq",
+    "center_velocity_error": "center_velocity_error_sq",
+    "spread": "spread",  # already a second moment
+}
+"""The squared statistic of each norm a theorem bounds: the quantity the SDP certificates bound."""

@@ -102,11 +102,11 @@ _BOLD = re.compile(r"\*\*(.+?)\*\*")
 
 
 def inline_html(text: str) -> str:
-    """Inline text as HTML: code spans, bold, and ``$...$`` left for KaTeX (escaped, never interpreted).
+    r"""Inline text as HTML: code spans, bold, and ``$...$`` left for KaTeX (escaped, never interpreted).
 
     Example:
-        >>> inline_html("**found** `x<1` at $\\lambda$ & more")
-        '<strong>found</strong> <code>x&lt;1</code> at $\\\\lambda$ &amp; more'
+        >>> inline_html(r"**found** `x<1` at $\lambda$ & more")
+        '<strong>found</strong> <code>x&lt;1</code> at $\\lambda$ &amp; more'
     """
     out = []
     for i, part in enumerate(_INLINE.split(text)):
