@@ -21,9 +21,18 @@ settings.load_profile(os.environ.get("QUORUMSGD_HYPOTHESIS_PROFILE", "default"))
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_theorem_cache(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """The disk cache of compiled theorems (quorumsgd.theorem_cache) goes to a temporary folder, not ~/.cache."""
+    """The disk cache of compiled theorems (quorumsgd.theorem_cache) goes to a temporary folder, not ~/.cache.
+
+    One folder for the whole run, shared by the xdist workers (the session's base temp folder's parent): what one
+    worker derives or solves (compiled theorems, the SDP and bracket tables of verify's report) the other reads.
+    """
     previous = os.environ.get("QUORUMSGD_CACHE_DIR")
-    os.environ["QUORUMSGD_CACHE_DIR"] = str(tmp_path_factory.mktemp("theorem-cache"))
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # popen-gwN's parent: common to the workers of this run
+    folder = root / "theorem-cache"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    os.environ["QUORUMSGD_CACHE_DIR"] = str(folder)
     yield
     if previous is None:
         os.environ.pop("QUORUMSGD_CACHE_DIR", None)

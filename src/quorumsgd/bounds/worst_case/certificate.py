@@ -253,34 +253,28 @@ def verify_dual(prob: _Problem, a_priori: float) -> tuple[float, float]:
             y = np.asarray(y, float)
         duals.append(y)
 
-    def lagrangian(vals: list[np.ndarray]) -> float:
-        for var, val in zip(variables, vals, strict=True):
-            var.value = val
-        total = float(prob.objective.value)
-        for c, y in zip(prob.cons, duals, strict=True):
-            if isinstance(c, cp.constraints.PSD):
-                total += float(np.sum(y * c.args[0].value))   # <Y, X> >= 0 on the cone
-            elif isinstance(c, cp.constraints.Inequality):    # lhs <= rhs, expr = lhs - rhs <= 0
-                total -= float(np.sum(y * c.expr.value))
-            else:
-                total -= float(np.sum(y * c.expr.value))
-        return total
-
-    shapes = [v.shape for v in variables]
-    zeros = [np.zeros(s) for s in shapes]
-    base = lagrangian(zeros)
-    # coefficients of the Lagrangian along each coordinate (affine, so differences are exact)
+    # The Lagrangian as one affine expression of the primal variables, its coefficients read off its gradient
+    # (constant: it is affine) in one pass over the expression tree -- a finite difference per coordinate cost one
+    # full evaluation each (p = 8 momentum: 600 evaluations, 7 s, against 1.7 s).
+    terms = [prob.objective]
+    for c, y in zip(prob.cons, duals, strict=True):
+        if isinstance(c, cp.constraints.PSD):
+            terms.append(cp.sum(cp.multiply(y, c.args[0])))  # <Y, X> >= 0 on the cone
+        else:  # equality, or inequality lhs <= rhs as expr = lhs - rhs <= 0 with y >= 0
+            terms.append(-cp.sum(cp.multiply(y, c.expr)) if np.ndim(y) else -float(y) * c.expr)
+    lagrangian = cp.sum(cp.hstack([cp.reshape(t, (1,), order="F") for t in terms]))
+    for var in variables:
+        var.value = np.zeros(var.shape)
+    base = float(lagrangian.value)
+    grad = lagrangian.grad
     coef = []
-    for k, s in enumerate(shapes):
-        c = np.zeros(s)
-        for idx in np.ndindex(s):
-            vals = [z.copy() for z in zeros]
-            if len(s) == 2:
-                vals[k][idx] = vals[k][idx[::-1]] = 1.0
-            else:
-                vals[k][idx] = 1.0
-            c[idx] = lagrangian(vals) - base
-        coef.append(c)
+    for var in variables:
+        g = grad.get(var)
+        g = np.zeros(var.shape) if g is None else np.asarray(g.todense() if hasattr(g, "todense") else g)
+        g = g.reshape(var.shape, order="F")
+        if len(var.shape) == 2:  # a symmetric matrix moves X_ij and X_ji together: both partials
+            g = g + g.T - np.diag(np.diag(g))
+        coef.append(g)
     # sup over the cone: Gram blocks PSD (coefficient matrix must be NSD), scalars free (must be 0), tau in [0, s2]
     bound, residual = base, 0.0
     for k in (0, 1):

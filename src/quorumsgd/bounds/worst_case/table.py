@@ -25,6 +25,8 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -171,22 +173,40 @@ def bracket_table(**grid: Any) -> list[Bracket]:
     folder = cache_folder()
     tag = hashlib.sha256(json.dumps(grid, sort_keys=True, default=str).encode()).hexdigest()[:16]
     path = None if folder is None else folder / f"bracket-table-{tag}.json"
-    if path is not None:
+    if path is None:
+        return bracket_grid(**grid)
+    with _computing(path):  # a second process (two verify runs, test workers) waits and reads, not recomputes
         try:
             return [Bracket(**d) for d in json.loads(path.read_text())]
         except (OSError, ValueError, KeyError, TypeError):
             pass
-    table = bracket_grid(**grid)
-    if path is not None:
+        table = bracket_grid(**grid)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".bracket-table.", suffix=".tmp")
             with os.fdopen(fd, "w") as fh:
                 json.dump([asdict(r) for r in table], fh)
             os.replace(tmp, path)
         except OSError:
             pass
-    return table
+        return table
+
+
+@contextmanager
+def _computing(path: Any) -> Iterator[None]:
+    """An exclusive advisory lock beside ``path`` for the block (none where the folder cannot hold one)."""
+    try:
+        import fcntl
+
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(str(path) + ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except (ImportError, OSError):  # not POSIX, or a folder we cannot write: compute unlocked
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def report_section(table: list[Bracket] | None = None) -> list[dict[str, Any]]:
