@@ -141,3 +141,30 @@ def test_table_cached_as_plain_json_and_report_rows_strict(tmp_path, monkeypatch
     row = payload["bracket_table"][0]
     assert {"name", "n_agents", "coupling", "upper", "lower", "lower_lcb", "ratio", "witness"} <= set(row)
     assert (tmp_path / "bracket.md").is_file()
+
+
+def test_the_bracket_is_exactly_linear_in_the_noise_power():
+    """x -> s x maps noise s^2 on f to unit noise on f(s y)/s^2 (same class): the bracket at eta sigma^2/b = s^2
+    is s^2 times the unit bracket, its witness's switch points scaled by s, and its SDP side equals a direct solve at
+    those parameters; huge noise powers stay finite (the moment SDP went unbounded at sigma2 = 1e300 before)."""
+    from quorumsgd import bounds
+
+    common = dict(n_agents=4, coupling=0.5, strong_convexity=0.5, smoothness=2.0, max_switches=1)
+    unit = bracket("thm5.1", lr=1.0, batch_size=1.0, sigma2=1.0, **common)
+    scaled = bracket("thm5.1", lr=0.1, batch_size=32.0, sigma2=4.0, **common)
+    s2 = 0.1 * 4.0 / 32.0
+    for key in ("upper", "lower", "lower_lcb", "sdp"):
+        assert getattr(scaled, key) == pytest.approx(getattr(unit, key) * s2, rel=1e-12), key
+    assert scaled.ratio == pytest.approx(unit.ratio, rel=1e-12) and scaled.witness["noise"]["power"] == s2
+    np.testing.assert_allclose(scaled.witness["switches"], np.array(unit.witness["switches"]) * s2**0.5, atol=1e-12)
+    direct = bounds.evaluate("thm5.1", method="sdp", lr=0.1, batch_size=32, sigma2=4.0, n_agents=4, coupling=0.5,
+                             strong_convexity=0.5, smoothness=2.0).terms["second_moment"]
+    assert scaled.sdp == pytest.approx(direct, rel=1e-6)
+    huge = bracket("thm5.1", lr=1.0, batch_size=1.0, sigma2=1e300, **common)
+    assert np.isfinite(huge.upper) and huge.upper >= huge.lower > 0 and huge.ratio == pytest.approx(unit.ratio)
+
+
+def test_an_infinite_noise_power_is_one_line(run_cli):
+    code, out, err = run_cli("bracket", "thm5.1", "--n-agents", "4", "--coupling", "1", "--lr", "1e300", "--sigma2",
+                             "1e300", "--strong-convexity", "0.5", "--smoothness", "2")
+    assert code == 2 and "noise power" in (out + err) and "Traceback" not in (out + err)

@@ -113,9 +113,17 @@ def bracket(name: str, *, max_switches: int = 2, mc_sims: int = 1000, mc_time: f
     Raises:
         InvalidParameter / HypothesisViolation: a missing or out-of-domain parameter.
     """
-    point = _point(name, params)
-    p, k = int(point["n_agents"]), point["coupling"]
-    noise = point["lr"] * point["sigma2"] / point["batch_size"]
+    given = _point(name, params)
+    p, k = int(given["n_agents"]), given["coupling"]
+    scale = given["lr"] * given["sigma2"] / given["batch_size"]  # the noise power s^2 = eta sigma^2 / b
+    if not (np.isfinite(scale) and scale > 0):
+        raise InvalidParameter("lr * sigma2 / batch_size", "be a finite positive noise power", scale, "bracket")
+    # Solved at unit noise, then rescaled exactly: x -> s x maps the SDE with noise s^2 on f to unit noise on
+    # f_s(y) = f(s y) / s^2, a member of the same class S(lambda, L), so every second moment here (certificates,
+    # exact values, Monte Carlo) is linear in s^2 and a witness's switch points scale by s. The solvers then see
+    # numbers of order one whatever sigma2 or lr (1e300 would otherwise make the moment SDP unbounded).
+    point = {**given, "lr": 1.0, "sigma2": 1.0, "batch_size": 1.0}
+    noise = 1.0
     from quorumsgd import bounds
 
     sdp_kw = {key: point[key] for key in ("n_agents", "coupling", "lr", "batch_size", "sigma2", "strong_convexity",
@@ -145,10 +153,13 @@ def bracket(name: str, *, max_switches: int = 2, mc_sims: int = 1000, mc_time: f
                 lower, lcb = est, lo
                 witness = {**cand.to_dict(), "noise": {"kind": "constant", "direction": 0, "power": noise},
                            "method": f"monte carlo ({mc_sims} sims, dt 0.01, 99% LCB deflated by 1 - L dt)"}
+    witness = {**witness, "switches": [t * float(np.sqrt(scale)) for t in witness["switches"]],
+               "noise": {**witness["noise"], "power": float(scale)}}
     q = CurvatureProfile(witness["switches"], witness["curvatures"]).q
-    paper = _paper(name, point, q) if np.isfinite(q) else None
-    return Bracket(name, p, k, float(upper), float(lower), float(lcb), float(upper / lower), float(upper / lcb),
-                   witness, method, sdp, moment, paper)
+    paper = _paper(name, given, q) if np.isfinite(q) else None
+    return Bracket(name, p, k, float(upper * scale), float(lower * scale), float(lcb * scale), float(upper / lower),
+                   float(upper / lcb), witness, method, sdp * scale, None if moment is None else moment * scale,
+                   paper)
 
 
 def bracket_grid(names: tuple[str, ...] = NAMES, n_agents: tuple[int, ...] = N_AGENTS,
