@@ -51,3 +51,20 @@ def test_verdicts_for_lower_bounds() -> None:
     assert verdict_for(2.0, 1.5, 1.0, "lower") == "holds"
     assert verdict_for(0.8, 0.5, 1.0, "lower") == "violated"
     assert verdict_for(1.2, 0.9, 1.0, "lower") == "inconclusive"
+
+
+def test_ctrl_c_while_the_bracket_table_is_solved_keeps_every_finished_check(
+        run_cli: Callable[..., tuple[int, str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bracket table takes minutes on a new version (then it is cached): an interrupt there used to lose the
+    whole report (it was solved inside write_report); now the report of every finished check is written, marked
+    interrupted, without the bracket section."""
+    def interrupted(**_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("quorumsgd.bounds.worst_case.table.bracket_table", interrupted)
+    code, _, err = run_cli("verify", "--out", str(tmp_path))
+    assert code == 130 and err.strip().splitlines()[-1].startswith("interrupted: ")
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["interrupted"] is True and "bracket_table" not in report and report["sdp_table"]
+    assert {"lemma3.1", "sgd", "thm5.1", "thm5.2", "thm5.3"} <= {c["name"] for c in report["checks"]}
+    assert not (tmp_path / "bracket.md").exists() and "| thm5.1 |" in (tmp_path / "report.md").read_text()

@@ -4,7 +4,6 @@ report shows it beside the paper's bound."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +45,6 @@ def test_report_has_the_sdp_table_and_it_is_cached(tmp_path: Path, monkeypatch: 
     from the cache instead of solving again."""
     from quorumsgd.bounds.sdp import table
 
-    session_cache = os.environ.get("QUORUMSGD_CACHE_DIR", "")
     monkeypatch.setenv("QUORUMSGD_CACHE_DIR", str(tmp_path / "cache"))
     grid = dict(names=("thm5.1", "thm5.2"), n_agents=(1, 4), couplings=(0.0, 1.0), dims=(1, 1000))
     rows = table.cached_sandwich(**grid)
@@ -59,7 +57,6 @@ def test_report_has_the_sdp_table_and_it_is_cached(tmp_path: Path, monkeypatch: 
         np.testing.assert_allclose([getattr(r, field) for r in again], [getattr(r, field) for r in rows])
     np.testing.assert_allclose([list(r.paper.values()) for r in again], [list(r.paper.values()) for r in rows])
 
-    monkeypatch.setenv("QUORUMSGD_CACHE_DIR", session_cache)  # the report's bracket table: the run's shared cache
     payload = write_report(tmp_path / "out", [], [], [], sdp_table=again)
     text = (tmp_path / "out" / "report.md").read_text()
     assert "## Certified worst case over S(lambda, L)" in text and "| thm5.2 | 4 | 1 |" in text

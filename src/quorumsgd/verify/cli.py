@@ -85,11 +85,12 @@ def _verify(thorough: bool, device: str, json_: bool, out: Path, only: str | Non
     sweeps = [] if only is not None else list(SWEEPS)
     console = Console(stderr=json_)
     with_table = only is None  # the SDP table over (p, k, n) belongs to the full report
-    total = len(checks) + len(claims) + sum(len(v) for _, _, v in sweeps) + int(with_table)
+    total = len(checks) + len(claims) + sum(len(v) for _, _, v in sweeps) + 2 * int(with_table)
     results: list[CheckResult] = []
     claim_results: list[Any] = []
     sweep_results: list[Sweep] = []
     sdp_table: list[Any] = []
+    bracket: list[Any] | None = None
     sweep_settings = settings if thorough else replace(settings, sims=64, window=10.0)
     interrupted = False
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -122,12 +123,19 @@ def _verify(thorough: bool, device: str, json_: bool, out: Path, only: str | Non
                 progress.update(task, description="SDP certificates over (p, k, n)")
                 sdp_table = cached_sandwich()
                 progress.advance(task)
+                from quorumsgd.bounds.worst_case.table import bracket_table as worst_case_grid
+
+                # inside the interruptible block: Ctrl-C while it is solved (minutes on a new version, then
+                # cached) keeps every finished check in a report without this section
+                progress.update(task, description="the worst case bracketed over S(lambda, L) (cached after)")
+                bracket = worst_case_grid()
+                progress.advance(task)
         except KeyboardInterrupt:  # keep what finished: the report below is written and marked interrupted
             interrupted = True
     sweep_checks = [r for s in sweep_results for r in s.results]
     sandwiches = [] if interrupted else sandwiches_of(results)
     payload = write_report(out, results + sweep_checks, claim_results, sweep_results, interrupted=interrupted,
-                           sandwiches=sandwiches, sdp_table=sdp_table)
+                           sandwiches=sandwiches, sdp_table=sdp_table, bracket_table=bracket)
     violated = [r for r in results + sweep_checks if r.verdict == "violated"]
     if json_:
         print(dumps({**payload, "checks": [r.to_json() for r in results],

@@ -330,13 +330,15 @@ def blocks(data: ReportData, sections: Sequence[Section] | None = None) -> list[
 def write_report(out: Path, checks: Sequence[CheckResult], claims: Sequence[Any], sweeps: Sequence[Sweep],
                  interrupted: bool = False, sandwiches: Sequence[dict[str, Any]] = (),
                  sdp_table: Sequence[Any] = (), extra: dict[str, Any] | None = None,
-                 html: bool = True) -> dict[str, Any]:
+                 html: bool = True, bracket_table: Sequence[Any] | None = None) -> dict[str, Any]:
     """Write ``report.md``, ``report.html``, ``report.json`` and the PNG plots into ``out``; return the JSON object.
 
     ``interrupted`` marks a partial report (Ctrl-C): ``"interrupted": true`` in the JSON, a note in Markdown.
     ``sandwiches`` (:func:`sandwiches_of` the checks) adds the headline and the worst case from both sides;
     ``sdp_table`` (rows of :func:`quorumsgd.bounds.sdp.table.sandwich`) the certificate over the class for
-    every (p, k, n) beside the paper's bound; ``extra`` the data of further sections (:class:`ReportData`).
+    every (p, k, n) beside the paper's bound; ``bracket_table`` (rows of
+    :func:`quorumsgd.bounds.worst_case.table.bracket_table`) the worst case bracketed point by point (JSON
+    ``bracket_table``, ``bracket.md``); ``extra`` the data of further sections (:class:`ReportData`).
     ``report.html`` (:mod:`quorumsgd.verify.html`) shows the same blocks in the proof site's style, offline.
     """
     out.mkdir(parents=True, exist_ok=True)
@@ -363,7 +365,10 @@ def write_report(out: Path, checks: Sequence[CheckResult], claims: Sequence[Any]
         from quorumsgd.bounds.sdp.table import to_json
 
         payload["sdp_table"] = to_json(list(sdp_table))
-        __import__("quorumsgd.bounds.worst_case.table", fromlist=["add_to_report"]).add_to_report(payload, out)
+    if bracket_table is not None:
+        from quorumsgd.bounds.worst_case.table import add_to_report
+
+        add_to_report(payload, out, list(bracket_table))
     (out / "report.json").write_text(json.dumps(payload, indent=1, allow_nan=False))
     data = ReportData(checks, claims, sweeps, plots, interrupted, sandwiches, sdp_table, dict(extra or {}))
     document = blocks(data)

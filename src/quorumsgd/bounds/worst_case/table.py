@@ -253,11 +253,12 @@ def markdown(table: list[Bracket]) -> str:
     return "\n".join(out)
 
 
-def add_to_report(payload: dict[str, Any], out: Any) -> None:
-    """``quorumsgd verify``'s hook (one call): ``payload["bracket_table"]`` (strict JSON) and ``out/bracket.md``."""
+def add_to_report(payload: dict[str, Any], out: Any, table: list[Bracket] | None = None) -> None:
+    """``quorumsgd verify``'s hook (one call): ``payload["bracket_table"]`` (strict JSON) and ``out/bracket.md``;
+    ``table`` as computed by the caller (default: :func:`bracket_table`)."""
     from pathlib import Path
 
-    table = bracket_table()
+    table = bracket_table() if table is None else table
     payload["bracket_table"] = report_section(table)
     payload["bracket_summary"] = summary(table)
     Path(out, "bracket.md").write_text("# The bracket of the worst case over S(lambda, L)\n\n" + markdown(table)
