@@ -269,8 +269,9 @@ def euler_allowance(theorem: str, params: dict[str, Any], steps_per_time: float)
     True
     """
     p = canonical(params)
-    if split(theorem)[0] == "lemma5.5" or (split(theorem)[0] in _EXACT_SCHEME and p["family"] == "quadratic" and p["noise"] == "isotropic"):
+    name, against = split(theorem)
+    if name == "lemma5.5" or (name in _EXACT_SCHEME and p["family"] == "quadratic" and p["noise"] == "isotropic"):
         return 0.0
     second_moment = 1.0 / (2.0 * steps_per_time - 1.0)
-    measures_second_moment = theorem == "lemma3.1" or split(theorem)[1] == "sdp"  # NAME@sdp: see evaluate_case
+    measures_second_moment = name == "lemma3.1" or against == "sdp"  # NAME@sdp: see evaluate_case
     return second_moment if measures_second_moment else math.sqrt(1.0 + second_moment) - 1.0
