@@ -10,8 +10,8 @@ resident on the device), for ``n_agents`` in 1, 4, 8, 16, 32:
   stacked parameters, the divergence check once per window (no host synchronization per step);
 * ``vmap``: the same step with ``torch.func.vmap`` over ``functional_call``;
 * ``engine-loop``: the engine's step with a Python loop over agents inside (``batching="loop"``);
-* ``auto``: the engine's default, ``batching="auto"`` (the fastest of grouped channels-last, grouped
-  contiguous and the loop, measured at the first step and cached) -- the target is auto/loop >= 1, and at
+* ``auto``: the engine's default, ``batching="auto"`` (the fastest of grouped and the loop, each
+  channels-last or contiguous, measured at the first step and cached) -- the target is auto/loop >= 1, and at
   1 agent auto must pick the loop when that is faster;
 * ``auto-bf16``: ``auto`` with ``precision="fast", bf16=True`` (bf16 autocast, fp32 master parameters);
 * ``compiled``: ``grouped`` with ``compile=True`` (``torch.compile`` of the whole step; CUDA graphs on a GPU),
