@@ -168,3 +168,44 @@ def test_an_infinite_noise_power_is_one_line(run_cli):
     code, out, err = run_cli("bracket", "thm5.1", "--n-agents", "4", "--coupling", "1", "--lr", "1e300", "--sigma2",
                              "1e300", "--strong-convexity", "0.5", "--smoothness", "2")
     assert code == 2 and "noise power" in (out + err) and "Traceback" not in (out + err)
+
+
+def _sector_value(c_of_x, p, noise=1.0):
+    """a E x^2 + b (E x)^2 under e^{-2F/s^2}, F' = c(x) x: any drift of the sector (also outside the class)."""
+    x = np.linspace(-25, 25, 1_000_001)
+    y = c_of_x(x) * x
+    F = np.concatenate([[0.0], np.cumsum((y[1:] + y[:-1]) / 2 * np.diff(x))])
+    F -= np.interp(0.0, x, F)
+    rho = np.exp(-2 * (F - F.min()) / noise)
+    rho /= rho.sum()
+    m1, m2 = rho @ x, rho @ (x * x)
+    return m2 / p + (1 - 1 / p) * m1 * m1
+
+
+@pytest.mark.parametrize("p", [2, 8])
+def test_one_dimension_certificate_is_sound_over_the_sector_and_tight(p):
+    """The HJB bound is above every drift of the sector we can think of -- members of the class, and drifts whose
+    gradient jumps (outside S(lambda, L) but inside the relaxation it bounds) -- and within 1e-3 of the best
+    one-switch member (it is attained there)."""
+    from quorumsgd.bounds.worst_case.one_dimension import certify_1d
+
+    c = certify_1d(n_agents=p, noise=1.0, strong_convexity=LAM, smoothness=BIG)
+    assert c.verified
+    drifts = [lambda x: np.full_like(x, LAM), lambda x: np.where(x < 0, BIG, LAM),
+              lambda x: np.where(x < 0, LAM, BIG),
+              lambda x: np.where((x > 0) & (x < 1.2), LAM, BIG),  # jumps at 1.2: outside the class
+              lambda x: np.where(x < -0.7, LAM, np.where(x < 0, BIG, LAM))]
+    values = [_sector_value(d, p) for d in drifts]
+    assert max(values) <= c.value
+    member = max(second_moment("thm5.1", g, n_agents=p, coupling=0.0, noise=1.0)
+                 for g in (CurvatureProfile([], [LAM]), CurvatureProfile([0.0], [LAM, BIG])))
+    assert member <= c.value <= member * (1 + 1e-3)
+
+
+def test_one_dimension_supersolution_check_refuses_a_value_below_the_truth():
+    from quorumsgd.bounds.worst_case.one_dimension import _Sector
+
+    sector = _Sector(1 / 8, 7 / 8, LAM, BIG, 2.0)
+    v, _ = sector.value(0.4, 1.0)
+    assert sector.psi(0.4, v, check=True) <= 0.0
+    assert sector.psi(0.4, v - 1e-3, check=True) > 0.0  # a smaller C is not proved

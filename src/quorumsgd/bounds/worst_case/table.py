@@ -4,8 +4,13 @@ For a theorem's certified quantity (the long-run second moment of :mod:`quorumsg
 :math:`\mathbb E\bar x^2`, thm5.2 :math:`\mathbb E(\bar x^2+\tilde x^2)`, thm5.3 :math:`\mathbb E(\bar x^2+\bar v^2)`)
 over :math:`\mathcal S(\lambda,L)` and noise with :math:`\operatorname{tr}\Sigma\le\sigma^2`:
 
-* ``upper`` — the smaller of the SDP certificate (``bounds.evaluate(name, method="sdp")``) and the
-  moment-interpolation certificate (:mod:`quorumsgd.bounds.worst_case.certificate`), both verified;
+* ``upper`` — the smallest verified certificate whose class holds the witness: the SDP certificate
+  (``bounds.evaluate(name, method="sdp")``) and the moment-interpolation certificate
+  (:mod:`quorumsgd.bounds.worst_case.certificate`), both for every dimension and every noise with
+  :math:`\operatorname{tr}\Sigma\le\sigma^2` (their minimum is ``upper_all_dims``), and where the agents are
+  independent (:math:`k=0` or :math:`p=1`, thm5.1 and thm5.3) the exact one-dimensional certificate
+  (:mod:`quorumsgd.bounds.worst_case.one_dimension`: one dimension or separable objectives, constant noise power);
+  ``upper_scope`` says which class ``upper`` covers;
 * ``lower`` — the second moment of an explicit member (``witness``): exact by quadrature where the
   stationary law is known (QSGD everywhere, momentum at k = 0 or p = 1; :mod:`~quorumsgd.bounds.worst_case.exact`),
   else the larger of the worst quadratic (exact linear-SDE oracle) and Monte Carlo of profile candidates;
@@ -34,6 +39,7 @@ import numpy as np
 
 from quorumsgd.bounds.worst_case.certificate import certify
 from quorumsgd.bounds.worst_case.exact import exact_available
+from quorumsgd.bounds.worst_case.one_dimension import certify_1d
 from quorumsgd.bounds.worst_case.search import monte_carlo, quadratic_worst, worst_profile
 from quorumsgd.errors import HypothesisViolation, InvalidParameter
 from quorumsgd.objectives.profile import CurvatureProfile
@@ -43,6 +49,8 @@ NAMES = ("thm5.1", "thm5.2", "thm5.3")
 GRID = {"lr": 1.0, "batch_size": 1.0, "sigma2": 1.0, "strong_convexity": 0.5, "smoothness": 2.0, "damping": 2.0}
 N_AGENTS = (1, 2, 4, 8)
 COUPLINGS = (0.0, 0.5, 2.0, 8.0)
+ALL_DIMS = "every dimension and every noise with tr(Sigma) <= sigma2, also state-dependent"
+ONE_DIM = "one dimension (or a separable objective with noise on its axes), constant noise power"
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,8 @@ class Bracket:
     sdp: float
     moment: float | None
     paper: float | None
+    upper_all_dims: float
+    upper_scope: str
 
     def to_json(self) -> dict[str, Any]:
         """Strict JSON (``None`` for a non-finite number)."""
@@ -134,6 +144,14 @@ def bracket(name: str, *, max_switches: int = 2, mc_sims: int = 1000, mc_time: f
     cert = certify(name, **sdp_kw, a_priori=sdp * 10 + noise) if p <= 8 else None
     moment = cert.value if cert is not None and cert.verified else None
     upper, method = (moment, "moment-interpolation") if moment is not None and moment < sdp else (sdp, "sdp")
+    upper_all_dims, scope = upper, ALL_DIMS
+    if name in ("thm5.1", "thm5.3") and (k == 0.0 or p == 1):
+        gamma = point["damping"] if name == "thm5.3" else 1.0  # momentum: positions at s^2/gamma, velocities exact
+        one = certify_1d(n_agents=p, noise=noise / gamma, strong_convexity=point["strong_convexity"],
+                         smoothness=point["smoothness"])
+        one_value = one.value + (noise / (2 * gamma * p) if name == "thm5.3" else 0.0)
+        if one.verified and one_value < upper:
+            upper, method, scope = one_value, "one-dimension HJB", ONE_DIM
     if exact_available(name, p, k):
         w = worst_profile(name, n_agents=p, coupling=k, noise=noise, strong_convexity=point["strong_convexity"],
                           smoothness=point["smoothness"], damping=point.get("damping", 1.0),
@@ -159,7 +177,7 @@ def bracket(name: str, *, max_switches: int = 2, mc_sims: int = 1000, mc_time: f
     paper = _paper(name, given, q) if np.isfinite(q) else None
     return Bracket(name, p, k, float(upper * scale), float(lower * scale), float(lcb * scale), float(upper / lower),
                    float(upper / lcb), witness, method, sdp * scale, None if moment is None else moment * scale,
-                   paper)
+                   paper, float(upper_all_dims * scale), scope)
 
 
 def bracket_grid(names: tuple[str, ...] = NAMES, n_agents: tuple[int, ...] = N_AGENTS,
@@ -224,7 +242,7 @@ def report_section(table: list[Bracket] | None = None) -> list[dict[str, Any]]:
     """The strict-JSON rows of ``quorumsgd verify``'s ``bracket_table`` (one call from the report)."""
     rows = bracket_table() if table is None else table
     keep = ("name", "n_agents", "coupling", "upper", "lower", "lower_lcb", "ratio", "ratio_lcb", "witness",
-            "upper_method", "sdp")
+            "upper_method", "upper_scope", "upper_all_dims", "sdp")
     return [{k: r.to_json()[k] for k in keep} for r in rows]
 
 
