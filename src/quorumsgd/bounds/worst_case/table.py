@@ -9,7 +9,8 @@ over :math:`\mathcal S(\lambda,L)` and noise with :math:`\operatorname{tr}\Sigma
   (:mod:`quorumsgd.bounds.worst_case.certificate`), both for every dimension and every noise with
   :math:`\operatorname{tr}\Sigma\le\sigma^2` (their minimum is ``upper_all_dims``), and where the agents are
   independent (:math:`k=0` or :math:`p=1`, thm5.1 and thm5.3) the exact one-dimensional certificate
-  (:mod:`quorumsgd.bounds.worst_case.one_dimension`: one dimension or separable objectives, constant noise power);
+  (:mod:`quorumsgd.bounds.worst_case.one_dimension`: one dimension or separable objectives; every noise
+  :math:`s^2(x)\le\eta\sigma^2/b` for thm5.1, constant noise for thm5.3);
   ``upper_scope`` says which class ``upper`` covers;
 * ``lower`` — the second moment of an explicit member (``witness``): exact by quadrature where the
   stationary law is known (QSGD everywhere, momentum at k = 0 or p = 1; :mod:`~quorumsgd.bounds.worst_case.exact`),
@@ -51,6 +52,7 @@ N_AGENTS = (1, 2, 4, 8)
 COUPLINGS = (0.0, 0.5, 2.0, 8.0)
 ALL_DIMS = "every dimension and every noise with tr(Sigma) <= sigma2, also state-dependent"
 ONE_DIM = "one dimension (or a separable objective with noise on its axes), constant noise power"
+ONE_DIM_ANY_NOISE = "one dimension (or a separable objective with noise on its axes), every noise s2(x) <= sigma2"
 
 
 @dataclass(frozen=True)
@@ -147,11 +149,13 @@ def bracket(name: str, *, max_switches: int = 2, mc_sims: int = 1000, mc_time: f
     upper_all_dims, scope = upper, ALL_DIMS
     if name in ("thm5.1", "thm5.3") and (k == 0.0 or p == 1):
         gamma = point["damping"] if name == "thm5.3" else 1.0  # momentum: positions at s^2/gamma, velocities exact
+        # QSGD: every noise s^2(x) <= s^2 (the class); momentum: constant noise (its (x, v) law is not covered)
         one = certify_1d(n_agents=p, noise=noise / gamma, strong_convexity=point["strong_convexity"],
-                         smoothness=point["smoothness"])
+                         smoothness=point["smoothness"], state_dependent=name == "thm5.1")
         one_value = one.value + (noise / (2 * gamma * p) if name == "thm5.3" else 0.0)
         if one.verified and one_value < upper:
-            upper, method, scope = one_value, "one-dimension HJB", ONE_DIM
+            upper, method = one_value, "one-dimension HJB"
+            scope = ONE_DIM_ANY_NOISE if name == "thm5.1" else ONE_DIM
     if exact_available(name, p, k):
         w = worst_profile(name, n_agents=p, coupling=k, noise=noise, strong_convexity=point["strong_convexity"],
                           smoothness=point["smoothness"], damping=point.get("damping", 1.0),
