@@ -40,6 +40,7 @@ def bracket_command(
         return
     w = r.witness
     Console().print(
-        f"{name} p={r.n_agents} k={r.coupling:g}: upper {r.upper:.6g} ({r.upper_method}; SDP {r.sdp:.6g}), "
+        f"{name} p={r.n_agents} k={r.coupling:g}: upper {r.upper:.6g} ({r.upper_method}, for {r.upper_scope}; "
+        f"every dimension {r.upper_all_dims:.6g}; SDP {r.sdp:.6g}), "
         f"lower {r.lower:.6g} (lcb {r.lower_lcb:.6g}, {w['method']}), ratio {r.ratio:.4f}\n"
         f"witness: curvature_profile switches={[round(t, 6) for t in w['switches']]} curvatures={w['curvatures']}")
