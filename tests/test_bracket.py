@@ -189,8 +189,8 @@ def _sticky_wall_value(t, p, noise=1.0):
     from scipy.integrate import quad
 
     beta = 2 / noise
-    left = [quad(lambda x: x ** r * np.exp(-beta * LAM * x * x / 2), -np.inf, 0)[0] for r in range(3)]
-    mid = [quad(lambda x: x ** r * np.exp(-beta * BIG * x * x / 2), 0, t)[0] for r in range(3)]
+    left = [quad(lambda x, r=r: x ** r * np.exp(-beta * LAM * x * x / 2), -np.inf, 0)[0] for r in range(3)]
+    mid = [quad(lambda x, r=r: x ** r * np.exp(-beta * BIG * x * x / 2), 0, t)[0] for r in range(3)]
     atom = np.exp(-beta * BIG * t * t / 2) * noise / (2 * BIG * t)
     m = [lo + mi + t ** r * atom for r, (lo, mi) in enumerate(zip(left, mid, strict=True))]
     return m[2] / m[0] / p + (1 - 1 / p) * (m[1] / m[0]) ** 2

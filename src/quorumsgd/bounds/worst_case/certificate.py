@@ -189,7 +189,8 @@ class _Problem:
         zero = (np.zeros(self.n_r), np.zeros(self.n_d))
         m = (np.zeros(self.n_r), np.eye(self.n_d)[self.det["x"]])
         gm = (np.zeros(self.n_r), np.eye(self.n_d)[self.j_gm])
-        pts = [(states[j], grads[i], self.fx[i]) for i, j in enumerate(xs)] + [(m, gm, self.fm), (zero, zero, 0)]
+        pts: list[tuple[Any, Any, Any]] = [(states[j], grads[i], self.fx[i]) for i, j in enumerate(xs)]
+        pts += [(m, gm, self.fm), (zero, zero, 0)]
         lam, big = self.lam, self.big
         for (i, P), (j, Q) in permutations(enumerate(pts), 2):
             (xi, gi, fi), (xj, gj, fj) = P, Q

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -28,7 +29,7 @@ def bracket_command(
 
     if max_switches < 1:
         raise InvalidParameter("--max-switches", "be >= 1", max_switches, "bracket")
-    params = dict(n_agents=n_agents, coupling=coupling, lr=lr, batch_size=batch_size, sigma2=sigma2,
+    params: dict[str, Any] = dict(n_agents=n_agents, coupling=coupling, lr=lr, batch_size=batch_size, sigma2=sigma2,
                   strong_convexity=strong_convexity, smoothness=smoothness)
     if name == "thm5.3":
         params["damping"] = damping

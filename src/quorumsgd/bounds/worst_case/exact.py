@@ -50,8 +50,7 @@ def _x_grid(f: CurvatureProfile, beta: float, curvature_floor: float, reach: flo
     t = f.switches
     # f >= curvature_floor x^2 / 2 about x* = 0, so beyond 16 scales (plus the tilt) lies < e^-128 of the mass
     lo, hi = -16 * scale - reach, 16 * scale + reach
-    edges = [lo, 0.0, hi, *[s for s in t if lo < s < hi]]
-    edges = np.unique(np.asarray(edges))
+    edges = np.unique(np.asarray([lo, 0.0, hi, *[s for s in t if lo < s < hi]]))
     cells = []
     for a, b in itertools.pairwise(edges):
         m = max(1, int(np.ceil((b - a) / (0.5 * scale))))

@@ -233,8 +233,8 @@ def certify_1d(*, n_agents: int, noise: float, strong_convexity: float, smoothne
         top = float(tops.max())
         if top <= best_node + tol * abs(best_node):
             break
-        for j in np.flatnonzero(tops > best_node + tol * abs(best_node)):
-            mid = float((t0[j] + t1[j]) / 2)
+        for split in np.flatnonzero(tops > best_node + tol * abs(best_node)):
+            mid = float((t0[split] + t1[split]) / 2)
             vals[mid] = sector.value(mid)
     j = int(np.argmax(tops))
     residual = max(r for _, r in vals.values())

@@ -108,7 +108,8 @@ def _paper(name: str, point: dict[str, float], q: float) -> float | None:
     from quorumsgd import bounds
     from quorumsgd.errors import QuorumSGDError
 
-    kw = {k: point[k] for k in ("n_agents", "lr", "batch_size", "sigma2", "strong_convexity", "coupling")}
+    kw: dict[str, Any] = {k: point[k] for k in ("n_agents", "lr", "batch_size", "sigma2", "strong_convexity",
+                                                "coupling")}
     kw.update(dim=1, q=q)
     if name == "thm5.3":
         kw.update(smoothness=point["smoothness"], damping=point["damping"])
@@ -138,7 +139,7 @@ def bracket(name: str, *, max_switches: int = 2, mc_sims: int = 1000, mc_time: f
     noise = 1.0
     from quorumsgd import bounds
 
-    sdp_kw = {key: point[key] for key in ("n_agents", "coupling", "lr", "batch_size", "sigma2", "strong_convexity",
+    sdp_kw: dict[str, Any] = {key: point[key] for key in ("n_agents", "coupling", "lr", "batch_size", "sigma2", "strong_convexity",
                                            "smoothness")}
     if name == "thm5.3":
         sdp_kw["damping"] = point["damping"]
