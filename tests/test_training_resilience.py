@@ -61,7 +61,9 @@ def test_a_second_writer_of_a_folder_is_refused_in_one_line(tmp_path, run_cli):
 
 
 # ------------------------------------------------------------------------------ interrupts of a real process
-EPOCHS = 4
+# Tiny-preset epochs take ~20 ms on 2 cores: 10 of them leave a window of several epochs in which a signal
+# lands mid-run for certain (with 4, a run often finished between the check and the signal).
+EPOCHS = 10
 ARGS = [
     "train",
     "study",
@@ -96,13 +98,15 @@ def _start(out: Path) -> subprocess.Popen:
 
 
 def _wait_for_progress(proc: subprocess.Popen, out: Path, finished: int, timeout: float = 240.0) -> None:
-    """Until ``finished`` runs are complete and another has a finished epoch (the process still running)."""
+    """Until ``finished`` runs are complete and another has a finished epoch and at least four still to go (the
+    process still running): a signal sent right after lands in the middle of that run."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
         runs = _runs(out)
         done = sum(r["status"] == "completed" for r in runs.values())
-        if done >= finished and any(r["status"] == "running" and len(r["history"]) >= 2 for r in runs.values()):
+        if done >= finished and any(r["status"] == "running" and 2 <= len(r["history"]) <= EPOCHS - 3
+                                    for r in runs.values()):
             return
         time.sleep(0.02)
     raise AssertionError("no progress")
@@ -123,6 +127,7 @@ def test_sigkill_sigint_and_sigterm_mid_study_lose_nothing_and_train_nothing_twi
         if sig == signal.SIGKILL:  # a second writer meanwhile: refused in one line, nothing touched
             code, _, err = run_cli(*ARGS, "--out", str(out))
             assert code == 2 and f"pid {proc.pid}" in err and len(err.strip().splitlines()) == 1
+            _wait_for_progress(proc, out, finished=len(kept) + 1)  # the check took time: a run in progress again
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=120)
         runs = _runs(out)
