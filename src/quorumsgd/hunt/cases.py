@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -157,7 +158,9 @@ def evaluate_case(theorem: str, params: dict[str, Any], fidelity: Fidelity,
     Returns the check's JSON plus ``status`` (``ok``, ``diverged``, ``too_stiff``, or ``invalid`` with the
     one-line error of a violated hypothesis) and ``wall_s``. A target ``NAME@sdp``
     (:func:`~quorumsgd.hunt.names.target`) measures the *second moment* of the same statistic (the quantity the
-    SDP certifies, ``moment: 2``) against the SDP certificate's second moment over :math:`S(\lambda,L)`, where
+    SDP certifies, ``moment: 2``) against the SDP certificate's second moment over :math:`S(\lambda,L)` (in one
+    dimension with independent agents, thm5.1 and thm5.3, the exact one-dimensional certificate when smaller,
+    as ``quorumsgd bracket`` does), where
     :math:`L` is the case's ``smoothness`` when given (the fixed class of ``hunt --smoothness``: every case of the
     hunt is compared with the same certificate, so tightness ranks objectives by the certified quantity) and the
     case objective's own smoothness otherwise; ``bound`` is that certificate, ``paper_bound`` the paper's
@@ -220,7 +223,36 @@ def _certificate(theorem: str, problem: Problem, fixed_class: tuple[float, float
     value, note = sdp_certificate(theorem, params, big_l)
     if value is None:
         raise InvalidParameter("--against", f"be paper here ({note})", "sdp", "hunt")
-    return value if theorem == "lemma3.1" else value * value  # value = sqrt(second moment), but lemma3.1's own
+    second = value if theorem == "lemma3.1" else value * value  # value = sqrt(second moment), but lemma3.1's own
+    one = _one_dimension(theorem, problem, params, big_l)
+    return second if one is None else min(second, one)
+
+
+def _one_dimension(theorem: str, problem: Problem, params: dict[str, Any], big_l: float) -> float | None:
+    """The exact one-dimensional certificate where it holds for the case (what ``quorumsgd bracket`` reports as
+    ``upper`` there): thm5.1 or thm5.3 in one dimension with independent agents (k = 0 or p = 1); thm5.3 only
+    with constant noise. ``None`` elsewhere."""
+    s = problem.spec
+    if theorem not in ("thm5.1", "thm5.3") or problem.objective.dim != 1 or not (s.coupling == 0 or s.n_agents == 1):
+        return None
+    constant = isinstance(problem.noise, GaussianNoise)
+    if theorem == "thm5.3" and not constant:
+        return None
+    noise = float(params["lr"]) * float(params["sigma2"]) / float(params["batch_size"])
+    gamma = float(params["damping"]) if theorem == "thm5.3" else 1.0
+    return _one_dimension_value(theorem, int(s.n_agents), noise, gamma, float(params["strong_convexity"]),
+                                float(big_l), not constant)
+
+
+@functools.lru_cache(maxsize=64)
+def _one_dimension_value(theorem: str, p: int, noise: float, gamma: float, lam: float, big: float,
+                         state_dependent: bool) -> float:
+    """Cached per worker: with a fixed class every case of a hunt has the same certificate."""
+    from quorumsgd.bounds.worst_case.one_dimension import certify_1d
+
+    c = certify_1d(n_agents=p, noise=noise / gamma, strong_convexity=lam, smoothness=big,
+                   state_dependent=state_dependent)
+    return c.value + (noise / (2 * gamma * p) if theorem == "thm5.3" else 0.0)
 
 
 def _against_certificate(out: dict[str, Any], certificate: float, paper: float | None) -> dict[str, Any]:
