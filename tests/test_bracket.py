@@ -231,9 +231,9 @@ def test_one_dimension_bisection_refuses_a_value_below_the_truth(state_dependent
 def test_a_one_dimension_certificate_that_does_not_close_leaves_the_every_dimension_one(monkeypatch):
     from quorumsgd.errors import NumericalFailure
 
-    def fail(**_):
+    def fail(*_, **__):
         raise NumericalFailure("one-dimension certificate: no sign change (test)")
 
-    monkeypatch.setattr("quorumsgd.bounds.worst_case.table.certify_1d", fail)
+    monkeypatch.setattr("quorumsgd.bounds.worst_case.table.theorem_bound", fail)
     r = bracket("thm5.1", n_agents=4, coupling=0.0, max_switches=1, **GRID)
     assert r.upper == r.upper_all_dims and r.upper_method != "one-dimension HJB" and r.upper >= r.lower

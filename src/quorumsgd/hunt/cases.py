@@ -232,30 +232,29 @@ def _one_dimension(theorem: str, problem: Problem, params: dict[str, Any], big_l
     """The exact one-dimensional certificate where it holds for the case (what ``quorumsgd bracket`` reports as
     ``upper`` there): thm5.1 or thm5.3 in one dimension with independent agents (k = 0 or p = 1); thm5.3 only
     with constant noise. ``None`` elsewhere."""
+    from quorumsgd.bounds.worst_case.one_dimension import applies
+
     s = problem.spec
-    if theorem not in ("thm5.1", "thm5.3") or problem.objective.dim != 1 or not (s.coupling == 0 or s.n_agents == 1):
-        return None
     constant = isinstance(problem.noise, GaussianNoise)
-    if theorem == "thm5.3" and not constant:
+    if problem.objective.dim != 1 or not applies(theorem, s.n_agents, s.coupling) or (
+            theorem == "thm5.3" and not constant):
         return None
     noise = float(params["lr"]) * float(params["sigma2"]) / float(params["batch_size"])
-    gamma = float(params["damping"]) if theorem == "thm5.3" else 1.0
     try:
-        return _one_dimension_value(theorem, int(s.n_agents), noise, gamma, float(params["strong_convexity"]),
-                                    float(big_l), not constant)
+        return _one_dimension_value(theorem, int(s.n_agents), noise, float(params.get("damping") or 1.0),
+                                    float(params["strong_convexity"]), float(big_l), not constant)
     except NumericalFailure:  # not proved here: the SDP certificate stands alone (still sound)
         return None
 
 
 @functools.lru_cache(maxsize=64)
-def _one_dimension_value(theorem: str, p: int, noise: float, gamma: float, lam: float, big: float,
+def _one_dimension_value(theorem: str, p: int, noise: float, damping: float, lam: float, big: float,
                          state_dependent: bool) -> float:
     """Cached per worker: with a fixed class every case of a hunt has the same certificate."""
-    from quorumsgd.bounds.worst_case.one_dimension import certify_1d
+    from quorumsgd.bounds.worst_case.one_dimension import theorem_bound
 
-    c = certify_1d(n_agents=p, noise=noise / gamma, strong_convexity=lam, smoothness=big,
-                   state_dependent=state_dependent)
-    return c.value + (noise / (2 * gamma * p) if theorem == "thm5.3" else 0.0)
+    return theorem_bound(theorem, n_agents=p, noise=noise, strong_convexity=lam, smoothness=big, damping=damping,
+                         state_dependent=state_dependent)
 
 
 def _against_certificate(out: dict[str, Any], certificate: float, paper: float | None) -> dict[str, Any]:

@@ -244,3 +244,29 @@ def certify_1d(*, n_agents: int, noise: float, strong_convexity: float, smoothne
     j = int(np.argmax(tops))
     residual = max(r for _, r in vals.values())
     return OneDimensionCertificate(top, float(tv[j]), len(vals), residual, True, bool(state_dependent))
+
+
+def applies(name: str, n_agents: int, coupling: float) -> bool:
+    """Where the agents are independent and :func:`theorem_bound` is exact in one dimension: thm5.1 and thm5.3 at
+    :math:`k=0` or :math:`p=1`."""
+    return name in ("thm5.1", "thm5.3") and (coupling == 0.0 or int(n_agents) == 1)
+
+
+def theorem_bound(name: str, *, n_agents: int, noise: float, strong_convexity: float, smoothness: float,
+                  damping: float = 1.0, state_dependent: bool = False) -> float:
+    r"""The verified one-dimensional bound on the theorem's certified quantity where :func:`applies`.
+
+    thm5.1: :math:`\mathbb E\bar x^2` (any noise :math:`s^2(x)\le s^2` when ``state_dependent``); thm5.3:
+    :math:`\mathbb E\bar x^2+\mathbb E\bar v^2` with constant noise: the positions have the Gibbs law at
+    :math:`s^2/\gamma` and the velocities add exactly :math:`s^2/(2\gamma p)`.
+
+    Raises:
+        ValueError: ``name`` is not thm5.1 or thm5.3, or thm5.3 with ``state_dependent``.
+        NumericalFailure: the certificate did not close.
+    """
+    if name not in ("thm5.1", "thm5.3") or (name == "thm5.3" and state_dependent):
+        raise ValueError(f"no one-dimension certificate for {name} (state_dependent={state_dependent})")
+    gamma = float(damping) if name == "thm5.3" else 1.0
+    c = certify_1d(n_agents=n_agents, noise=noise / gamma, strong_convexity=strong_convexity,
+                   smoothness=smoothness, state_dependent=state_dependent)
+    return c.value + (noise / (2 * gamma * int(n_agents)) if name == "thm5.3" else 0.0)

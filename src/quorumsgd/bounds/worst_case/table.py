@@ -40,7 +40,7 @@ import numpy as np
 
 from quorumsgd.bounds.worst_case.certificate import certify
 from quorumsgd.bounds.worst_case.exact import exact_available
-from quorumsgd.bounds.worst_case.one_dimension import certify_1d
+from quorumsgd.bounds.worst_case.one_dimension import applies, theorem_bound
 from quorumsgd.bounds.worst_case.search import monte_carlo, quadratic_worst, worst_profile
 from quorumsgd.errors import HypothesisViolation, InvalidParameter, NumericalFailure
 from quorumsgd.objectives.profile import CurvatureProfile
@@ -139,8 +139,8 @@ def bracket(name: str, *, max_switches: int = 2, mc_sims: int = 1000, mc_time: f
     noise = 1.0
     from quorumsgd import bounds
 
-    sdp_kw: dict[str, Any] = {key: point[key] for key in ("n_agents", "coupling", "lr", "batch_size", "sigma2", "strong_convexity",
-                                           "smoothness")}
+    sdp_kw: dict[str, Any] = {key: point[key] for key in ("n_agents", "coupling", "lr", "batch_size", "sigma2",
+                                                          "strong_convexity", "smoothness")}
     if name == "thm5.3":
         sdp_kw["damping"] = point["damping"]
     sdp = float(bounds.evaluate(name, method="sdp", **sdp_kw).terms["second_moment"])
@@ -148,17 +148,16 @@ def bracket(name: str, *, max_switches: int = 2, mc_sims: int = 1000, mc_time: f
     moment = cert.value if cert is not None and cert.verified else None
     upper, method = (moment, "moment-interpolation") if moment is not None and moment < sdp else (sdp, "sdp")
     upper_all_dims, scope = upper, ALL_DIMS
-    if name in ("thm5.1", "thm5.3") and (k == 0.0 or p == 1):
-        gamma = point["damping"] if name == "thm5.3" else 1.0  # momentum: positions at s^2/gamma, velocities exact
+    if applies(name, p, k):
         # QSGD: every noise s^2(x) <= s^2 (the class); momentum: constant noise (its (x, v) law is not covered)
         try:
-            one = certify_1d(n_agents=p, noise=noise / gamma, strong_convexity=point["strong_convexity"],
-                             smoothness=point["smoothness"], state_dependent=name == "thm5.1")
+            one = theorem_bound(name, n_agents=p, noise=noise, strong_convexity=point["strong_convexity"],
+                                smoothness=point["smoothness"], damping=point.get("damping", 1.0),
+                                state_dependent=name == "thm5.1")
         except NumericalFailure:  # not proved here: the certificates of every dimension stand alone (still sound)
-            one = None
-        one_value = np.inf if one is None else one.value + (noise / (2 * gamma * p) if name == "thm5.3" else 0.0)
-        if one is not None and one.verified and one_value < upper:
-            upper, method = one_value, "one-dimension HJB"
+            one = np.inf
+        if one < upper:
+            upper, method = one, "one-dimension HJB"
             scope = ONE_DIM_ANY_NOISE if name == "thm5.1" else ONE_DIM
     if exact_available(name, p, k):
         w = worst_profile(name, n_agents=p, coupling=k, noise=noise, strong_convexity=point["strong_convexity"],
