@@ -151,38 +151,41 @@ def _best_rate(
             for s in range(period):
                 mono = (a[s] + h * b[s] @ c[s]) @ mono
             radius = max(radius, float(np.max(np.abs(np.linalg.eigvals(mono)))) ** (1.0 / period))
-        lo, hi = radius, 1.0 + 1e-9  # rho >= spectral radius; a certificate needs rho < 1
-        best = None
-        if _feasible(a, b, c, lo + tol, discrete, lam, big_l, shared) is not None:
-            hi = lo + tol
-        while hi - lo > tol:
-            mid = 0.5 * (lo + hi)
-            got = _feasible(a, b, c, mid, discrete, lam, big_l, shared)
-            if got is None:
-                lo = mid
-            else:
-                hi, best = mid, got
-        got = best if best is not None else _feasible(a, b, c, hi, discrete, lam, big_l, shared)
-        if got is None or hi >= 1.0:
-            return None
-        return hi, got
+        # rho >= spectral radius; a certificate needs rho < 1; smaller rho is better
+        found = _bisect(lambda r: _feasible(a, b, c, r, discrete, lam, big_l, shared), radius, 1.0 + 1e-9, tol,
+                        better_low=True)
+        return None if found is None or found[0] >= 1.0 else found
     upper = min(float(-np.max(np.linalg.eigvals(a[0] + h * b[0] @ c[0]).real)) for h in (lam, big_l))
     if upper <= 0:
         return None
-    lo, hi, best = 0.0, upper, None
-    got = _feasible(a, b, c, upper - tol * upper, discrete, lam, big_l, shared)
+    # a rate above the slowest quadratic's is impossible; a larger rate is better
+    found = _bisect(lambda r: _feasible(a, b, c, r, discrete, lam, big_l, shared), 0.0, upper, tol * upper,
+                    better_low=False)
+    return None if found is None or found[0] <= 0 else found
+
+
+def _bisect(feasible: Any, lo: float, hi: float, tol: float, *, better_low: bool) -> tuple[float, Any] | None:
+    """The best feasible value in [lo, hi] to ``tol`` by bisection, with the feasibility certificate: the smallest
+    (``better_low``) or the largest. The best end is tried first (one solve where it is already feasible);
+    feasibility is assumed monotone (larger rho, or smaller rate, is easier)."""
+    edge = lo + tol if better_low else hi - tol
+    got = feasible(edge)
     if got is not None:
-        return upper - tol * upper, got
-    while hi - lo > tol * upper:
+        return edge, got
+    best = None
+    while hi - lo > tol:
         mid = 0.5 * (lo + hi)
-        got = _feasible(a, b, c, mid, discrete, lam, big_l, shared)
-        if got is None:
-            hi = mid
+        got = feasible(mid)
+        if (got is None) == better_low:
+            lo = mid
         else:
-            lo, best = mid, got
-    if best is None or lo <= 0:
-        return None
-    return lo, best
+            hi = mid
+        if got is not None:
+            best = (mid, got)
+    if best is None and better_low:  # the easy end itself, if nothing inside was feasible
+        got = feasible(hi)
+        best = None if got is None else (hi, got)
+    return best
 
 
 def certify(
